@@ -1,0 +1,99 @@
+"""Turning sentences into padded id tensors, and grouping sentences into batches.
+
+Sentences of similar length go together (less padding, fewer wasted LSTM steps), and
+batches are capped by a token budget so a long document cannot blow up memory.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from tagger.vocab import Vocab, casing
+
+
+@dataclass
+class Batch:
+    words: Tensor  # (B, T) word ids, 0 = padding
+    casings: Tensor  # (B, T) casing ids
+    chars: Tensor  # (N, L) char ids of the N real tokens, row-major over (B, T)
+    char_lengths: Tensor  # (N,)
+    mask: Tensor  # (B, T) bool, true on real tokens
+    lengths: Tensor  # (B,) sentence lengths, cpu
+    labels: Tensor | None = None  # (B, T) label ids, 0 on padding
+
+    def to(self, device: torch.device) -> Batch:
+        return Batch(
+            self.words.to(device),
+            self.casings.to(device),
+            self.chars.to(device),
+            self.char_lengths,
+            self.mask.to(device),
+            self.lengths,
+            None if self.labels is None else self.labels.to(device),
+        )
+
+
+def encode(
+    sentences: Sequence[Sequence[str]],
+    vocab: Vocab,
+    max_word_chars: int,
+    labels: Sequence[Sequence[str]] | None = None,
+) -> Batch:
+    """Encode tokenized sentences (each non-empty) into one padded batch."""
+    lengths = [len(s) for s in sentences]
+    batch, steps = len(sentences), max(lengths)
+    words = torch.zeros(batch, steps, dtype=torch.long)
+    casings = torch.zeros(batch, steps, dtype=torch.long)
+    char_rows: list[list[int]] = []
+    for i, sent in enumerate(sentences):
+        words[i, : len(sent)] = torch.tensor([vocab.word_id(t) for t in sent])
+        casings[i, : len(sent)] = torch.tensor([casing(t) for t in sent])
+        char_rows.extend(vocab.char_ids(t, max_word_chars) or [1] for t in sent)
+    char_lengths = torch.tensor([len(r) for r in char_rows])
+    chars = torch.zeros(len(char_rows), int(char_lengths.max()), dtype=torch.long)
+    for j, row in enumerate(char_rows):
+        chars[j, : len(row)] = torch.tensor(row)
+    length_tensor = torch.tensor(lengths)
+    mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)
+    label_tensor = None
+    if labels is not None:
+        label_tensor = torch.zeros(batch, steps, dtype=torch.long)
+        for i, tags in enumerate(labels):
+            label_tensor[i, : len(tags)] = torch.tensor(vocab.label_ids(tags))
+    return Batch(words, casings, chars, char_lengths, mask, length_tensor, label_tensor)
+
+
+def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_sentences: int = 1024) -> list[list[int]]:
+    """Indices grouped into batches after sorting by length (longest first).
+
+    A batch's cost is its padded size (sentences x longest), which stays under
+    ``max_tokens`` unless one sentence alone exceeds it.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for i in order:
+        longest = lengths[current[0]] if current else lengths[i]
+        if current and ((len(current) + 1) * longest > max_tokens or len(current) >= max_sentences):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
+    """Training batches of ``batch_size`` sentences of similar length, in random order.
+
+    Sorting on length plus a little noise keeps batches tight but varied across epochs.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.uniform(-2, 2))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    rng.shuffle(batches)
+    return batches

@@ -1,0 +1,137 @@
+"""The model card (README.md in a model directory) and the training-curve plot.
+
+The card is generated from config.json, vocab.json and metrics.json, so its numbers
+are always the ones measured; ``tagger info`` prints the same facts.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from tagger.checkpoint import atomic_write_text
+
+
+def write_curves(history: list[dict[str, Any]], path: Path) -> None:
+    """Loss and dev score per epoch, side by side."""
+    if not history:
+        return
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
+    left.plot(epochs, [h["loss"] for h in history], marker="o")
+    left.set(title="training loss", xlabel="epoch")
+    right.plot(epochs, [h["dev_score"] for h in history], marker="o", color="tab:green")
+    right.set(title="dev score", xlabel="epoch")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def facts(directory: Path) -> dict[str, Any]:
+    """The facts a card states, read from the model directory's files."""
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    metrics_path = directory / "metrics.json"
+    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
+    dev = metrics.get("dev", {})
+    result: dict[str, Any] = {
+        "name": directory.name,
+        "task": config["task"],
+        "label_scheme": config["label_scheme"],
+        "labels": vocab["labels"],
+        "vocabulary": len(vocab["words"]),
+        "size_mb": round(size / 1e6, 2),
+        "dev_main": dev.get("main"),
+        "dev_micro": dev.get("micro"),
+        "dev_accuracy": dev.get("accuracy"),
+        "best_epoch": metrics.get("best_epoch"),
+        "epochs_run": metrics.get("epochs_run"),
+        "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+        "data": metrics.get("data", {}),
+        "seeds": metrics.get("seeds", []),
+    }
+    return result
+
+
+def write_card(directory: Path) -> None:
+    f = facts(directory)
+    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    metrics = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+    dev = metrics["dev"]
+    data = f["data"]
+    metric = "entity micro-F1 (seqeval, conlleval mode)" if f["task"] == "ner" else "token accuracy"
+    lines = [
+        f"# {f['name']}",
+        "",
+        f"Task: **{f['task']}** ({len(f['labels'])} labels, {f['label_scheme'].upper()} inside the model).",
+        "",
+        "## Scores on the dev split",
+        "",
+        f"- {metric}: **{dev['main']:.4f}**",
+        f"- token accuracy: {dev['accuracy']:.4f}",
+    ]
+    if f["task"] == "ner":
+        micro, strict = dev["micro"], dev["strict"]["micro"]
+        lines += [
+            f"- micro precision {micro['precision']:.4f}, recall {micro['recall']:.4f}",
+            f"- strict IOB2 micro-F1: {strict['f1']:.4f}",
+            "",
+            "| type | precision | recall | F1 | support |",
+            "|---|---|---|---|---|",
+        ]
+        for name, row in dev["per_type"].items():
+            lines.append(
+                f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |"
+            )
+    seeds = f["seeds"]
+    if seeds:
+        values = [s["dev_main"] for s in seeds]
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        lines += [
+            "",
+            f"## Seed spread ({len(values)} seeds, same command with `--seed N`)",
+            "",
+            f"Dev score mean **{statistics.mean(values):.4f}**, standard deviation {spread:.4f}.",
+            "",
+            "| seed | dev | best epoch |",
+            "|---|---|---|",
+        ]
+        lines += [f"| {s['seed']} | {s['dev_main']:.4f} | {s['best_epoch']} |" for s in seeds]
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"- train: `{data.get('train', '')}`; dev: `{data.get('dev', '')}`",
+        f"- pretrained vectors: `{data.get('embeddings') or 'none'}`",
+        f"- data licence: {data.get('licence') or 'see the corpus'}",
+        f"- best epoch {f['best_epoch']} of {f['epochs_run']} run; "
+        f"{f['seconds_per_epoch']} s per training epoch on the training machine "
+        f"({metrics.get('torch_threads')} torch threads)",
+        f"- seed {metrics.get('seed')}",
+        "",
+        "Command:",
+        "",
+        "```",
+        data.get("command", ""),
+        "```",
+        "",
+        "## Architecture",
+        "",
+        "```json",
+        json.dumps(config["model"], indent=2),
+        "```",
+        "",
+        f"Size on disk: {f['size_mb']} MB; vocabulary {f['vocabulary']} words.",
+        "",
+    ]
+    atomic_write_text(directory / "README.md", "\n".join(lines))

@@ -1,0 +1,171 @@
+"""``tagger train | evaluate | info | tag | serve``.
+
+Every field of the config dataclasses is also a flag (``--hidden-size 200``), so a
+config file is optional and any value in it can be overridden on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tagger.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, set_field
+from tagger.errors import TaggerError
+
+SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    for section, cls in SECTIONS.items():
+        group = parser.add_argument_group(f"{section} settings (override --config)")
+        for f in dataclasses.fields(cls):
+            flag = "--" + f.name.replace("_", "-")
+            default = f.default
+            dest = f"cfg__{section}__{f.name}"
+            if isinstance(default, bool):
+                group.add_argument(
+                    flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=f"default {default}"
+                )
+            else:
+                group.add_argument(flag, dest=dest, type=type(default), default=None, help=f"default {default}")
+
+
+def _config_from_args(args: argparse.Namespace) -> Config:
+    config = load_config(args.config) if args.config else Config()
+    for key, value in vars(args).items():
+        if key.startswith("cfg__") and value is not None:
+            _, section, name = key.split("__")
+            set_field(config, f"{section}.{name}", value, "command line")
+    return config
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tagger.train import train
+
+    config = _config_from_args(args)
+    command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    result = train(
+        args.train,
+        args.dev,
+        args.output,
+        config,
+        args.embeddings,
+        command=command,
+        licence=args.licence,
+        progress=not args.quiet,
+    )
+    if result.best_epoch == 0:
+        print("error: training stopped before the first epoch finished; nothing saved", file=sys.stderr)
+        return 1
+    print(f"best dev score {result.best_score:.4f} at epoch {result.best_epoch}; model in {result.output}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from tagger.evaluate import evaluate
+    from tagger.predict import Predictor
+    from tagger.train import load_data
+
+    predictor = Predictor.load([args.model], device=args.device, batch_tokens=args.batch_tokens)
+    loaded = next(iter(predictor.models.values()))
+    config = Config(data=dataclasses.replace(loaded.config.data))
+    if args.format:
+        config.data.format = args.format
+    if args.tag_column is not None:
+        config.data.tag_column = args.tag_column
+    result = evaluate(predictor, loaded.name, load_data(args.file, config))
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(
+        f"{args.file}: {result['sentences']} sentences, {result['tokens']} tokens, "
+        f"{result['sentences_per_second']:.0f} sentences/s"
+    )
+    print(f"token accuracy {result['accuracy']:.4f}")
+    if "micro" in result:
+        for mode, scores in (("conlleval", result), ("strict IOB2", result["strict"])):
+            print(f"\nentity scores ({mode} mode)")
+            print(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+            for name, row in [*scores["per_type"].items(), ("micro", scores["micro"])]:
+                print(f"{name:<10}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>9}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from tagger import checkpoint
+    from tagger.card import facts
+
+    checkpoint.load(args.model)  # validates every file
+    f = facts(Path(args.model))
+    if args.json:
+        print(json.dumps(f))
+        return 0
+    print(
+        f"{f['name']}: task {f['task']}, {len(f['labels'])} labels ({f['label_scheme']}), "
+        f"{f['vocabulary']} words, {f['size_mb']} MB"
+    )
+    print(f"labels: {' '.join(f['labels'])}")
+    if f["dev_main"] is not None:
+        print(
+            f"dev score {f['dev_main']:.4f} (best epoch {f['best_epoch']} of {f['epochs_run']}, "
+            f"{f['seconds_per_epoch']} s/epoch)"
+        )
+    if f["seeds"]:
+        print("seeds: " + ", ".join(f"{s['seed']}={s['dev_main']:.4f}" for s in f["seeds"]))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tagger", description="Bi-LSTM-CRF named-entity and POS tagger")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model directory from CoNLL / CoNLL-U files")
+    p.add_argument("--train", required=True, help="training corpus")
+    p.add_argument("--dev", required=True, help="dev corpus (early stopping, model selection)")
+    p.add_argument("--output", required=True, help="model directory to write")
+    p.add_argument("--embeddings", help="GloVe-format vectors (.txt or .txt.gz)")
+    p.add_argument("--config", help="JSON, TOML or YAML config file")
+    p.add_argument("--licence", default="", help="data licence, stated in the model card")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_config_flags(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a model on a tagged file")
+    p.add_argument("model", help="model directory")
+    p.add_argument("file", help="tagged corpus")
+    p.add_argument("--format", choices=["conll", "conllu"], help="default: the model's training format")
+    p.add_argument("--tag-column", type=int, help="CoNLL tag column (default: the model's)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--batch-tokens", type=int, default=4096)
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("info", help="print a model card's facts")
+    p.add_argument("model", help="model directory")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_info)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: Any = args.func(args)
+    except TaggerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(code)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

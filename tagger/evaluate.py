@@ -1,0 +1,72 @@
+"""Scores: entity-level P/R/F1 per type (seqeval) and token accuracy."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from seqeval.metrics import classification_report
+from seqeval.scheme import IOB2
+
+from tagger.corpus import Sentence
+from tagger.predict import OUTPUT_SCHEME, Predictor
+from tagger.tags import TagScheme, convert, detect_scheme
+
+
+def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
+    total = sum(len(g) for g in gold)
+    right = sum(a == b for g, p in zip(gold, pred, strict=True) for a, b in zip(g, p, strict=True))
+    return right / max(total, 1)
+
+
+def _entity_scores(gold: list[list[str]], pred: list[list[str]], strict: bool) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if strict else {}
+    report = classification_report(gold, pred, output_dict=True, zero_division=0, **kwargs)
+    micro = report.pop("micro avg")
+    for key in ("macro avg", "weighted avg"):
+        report.pop(key, None)
+
+    def clean(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "precision": float(row["precision"]),
+            "recall": float(row["recall"]),
+            "f1": float(row["f1-score"]),
+            "support": int(row["support"]),
+        }
+
+    return {"micro": clean(micro), "per_type": {k: clean(v) for k, v in sorted(report.items())}}
+
+
+def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], spans: bool) -> dict[str, Any]:
+    """Metrics dict. With ``spans`` (BIO tags, in IOB2): ``micro``, ``per_type`` in
+    conlleval-like mode, the same under ``strict`` IOB2 mode, and ``accuracy``.
+    ``main`` is the number early stopping and cards use: micro F1 or accuracy.
+    """
+    result: dict[str, Any] = {"accuracy": token_accuracy(gold, pred)}
+    if spans:
+        g, p = [list(x) for x in gold], [list(x) for x in pred]
+        result.update(_entity_scores(g, p, strict=False))
+        result["strict"] = _entity_scores(g, p, strict=True)
+        result["main"] = result["micro"]["f1"]
+    else:
+        result["main"] = result["accuracy"]
+    return result
+
+
+def evaluate(predictor: Predictor, model_name: str, sentences: Sequence[Sentence]) -> dict[str, Any]:
+    """Tag ``sentences`` with one model and score against their gold tags."""
+    loaded = predictor.models[model_name]
+    spans = loaded.label_scheme != TagScheme.NONE
+    gold = [s.tags for s in sentences]
+    if spans:  # compare in the predictor's output scheme
+        source = detect_scheme(gold)
+        gold = [convert(t, source, OUTPUT_SCHEME) for t in gold]
+    start = time.perf_counter()
+    predicted = predictor.predict_tokens([s.tokens for s in sentences], [model_name])[model_name]
+    elapsed = time.perf_counter() - start
+    result = score(gold, [[t.label for t in sent] for sent in predicted], spans)
+    result["sentences"] = len(sentences)
+    result["tokens"] = sum(len(s) for s in sentences)
+    result["sentences_per_second"] = len(sentences) / max(elapsed, 1e-9)
+    return result

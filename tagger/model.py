@@ -1,0 +1,153 @@
+"""The sequence tagger: embeddings -> recurrent stack -> CRF or softmax head.
+
+Shapes: B sentences, T time steps, N real tokens in the batch, L characters per word,
+D features.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from tagger.batch import Batch
+from tagger.config import ModelConfig
+from tagger.crf import CRF
+from tagger.vocab import CASINGS
+
+
+class CharCNN(nn.Module):
+    """Ma & Hovy (2016): char embeddings, one convolution, max over the word's positions."""
+
+    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.out_dim = filters
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        x = self.embed(chars).transpose(1, 2)  # (N, C, L)
+        h = self.conv(x)  # (N, F, L)
+        # Mask padded positions so a word's vector never depends on its batch-mates.
+        valid = torch.arange(chars.size(1), device=chars.device) < lengths.to(chars.device).unsqueeze(1)
+        h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
+        return h.max(dim=2).values  # (N, F)
+
+
+class CharLSTM(nn.Module):
+    """Lample et al. (2016): final states of a BiLSTM over the characters."""
+
+    def __init__(self, num_chars: int, char_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.out_dim = 2 * hidden
+
+    def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
+        packed = pack_padded_sequence(self.embed(chars), lengths.cpu(), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)  # h: (2, N, H)
+        return torch.cat([h[0], h[1]], dim=1)  # (N, 2H)
+
+
+def make_rnn(config: ModelConfig, input_size: int) -> nn.RNNBase:
+    """One constructor for every cell type (as in pytorch/examples word_language_model)."""
+    common = {
+        "input_size": input_size,
+        "hidden_size": config.hidden_size,
+        "num_layers": config.num_layers,
+        "bidirectional": config.bidirectional,
+        "batch_first": True,
+        "dropout": config.dropout if config.num_layers > 1 else 0.0,
+    }
+    if config.cell == "lstm":
+        return nn.LSTM(**common)
+    if config.cell == "gru":
+        return nn.GRU(**common)
+    if config.cell == "rnn":
+        nonlinearity = "relu" if config.identity_init else config.rnn_nonlinearity
+        rnn = nn.RNN(nonlinearity=nonlinearity, **common)
+        if config.identity_init:
+            for name, param in rnn.named_parameters():
+                if name.startswith("weight_hh"):
+                    nn.init.eye_(param)
+                elif name.startswith("bias_hh"):
+                    nn.init.zeros_(param)
+        return rnn
+    raise ValueError(f"unknown cell {config.cell!r}; expected lstm, gru or rnn")
+
+
+class SequenceTagger(nn.Module):
+    def __init__(
+        self,
+        config: ModelConfig,
+        num_words: int,
+        num_chars: int,
+        num_labels: int,
+        constraints: tuple[Tensor, Tensor, Tensor] | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.word_embed = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+        features = config.word_dim
+        self.case_embed: nn.Embedding | None = None
+        if config.casing_dim > 0:
+            self.case_embed = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0)
+            features += config.casing_dim
+        self.char_encoder: CharCNN | CharLSTM | None = None
+        if config.char_encoder == "cnn":
+            self.char_encoder = CharCNN(num_chars, config.char_dim, config.char_hidden, config.char_kernel)
+        elif config.char_encoder == "lstm":
+            self.char_encoder = CharLSTM(num_chars, config.char_dim, config.char_hidden)
+        elif config.char_encoder != "none":
+            raise ValueError(f"unknown char encoder {config.char_encoder!r}; expected cnn, lstm or none")
+        if self.char_encoder is not None:
+            features += self.char_encoder.out_dim
+        self.dropout = nn.Dropout(config.dropout)
+        self.rnn = make_rnn(config, features)
+        out = config.hidden_size * (2 if config.bidirectional else 1)
+        self.emit = nn.Linear(out, num_labels)
+        if config.head not in ("crf", "softmax"):
+            raise ValueError(f"unknown head {config.head!r}; expected crf or softmax")
+        self.crf = CRF(num_labels, constraints) if config.head == "crf" else None
+
+    def load_pretrained(self, vectors: Tensor, rows: Tensor) -> None:
+        """Copy ``vectors[i]`` into word row ``rows[i]`` (rows of a GloVe file)."""
+        with torch.no_grad():
+            self.word_embed.weight[rows] = vectors.to(self.word_embed.weight.dtype)
+        self.word_embed.weight.requires_grad_(not self.config.freeze_embeddings)
+
+    def emissions(self, batch: Batch) -> Tensor:
+        """Per-token label scores (B, T, K)."""
+        parts = [self.word_embed(batch.words)]  # (B, T, Dw)
+        if self.case_embed is not None:
+            parts.append(self.case_embed(batch.casings))
+        if self.char_encoder is not None:
+            per_token = self.char_encoder(batch.chars, batch.char_lengths)  # (N, Dc)
+            grid = per_token.new_zeros(*batch.words.shape, per_token.size(1))  # (B, T, Dc)
+            grid[batch.mask] = per_token
+            parts.append(grid)
+        x = self.dropout(torch.cat(parts, dim=2))  # (B, T, D)
+        packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
+        h, _ = self.rnn(packed)
+        h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.size(1))  # (B, T, H)
+        return self.emit(self.dropout(h))  # (B, T, K)
+
+    def loss(self, batch: Batch) -> Tensor:
+        assert batch.labels is not None
+        scores = self.emissions(batch)
+        if self.crf is not None:
+            return self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
+        flat = scores[batch.mask]  # (N, K)
+        return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
+
+    def decode(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """Best labels (B, T) and the probability of each chosen label (B, T)."""
+        scores = self.emissions(batch)
+        if self.crf is not None:
+            paths, _ = self.crf.viterbi(scores, batch.mask)
+            probs = self.crf.marginals(scores, batch.mask)
+        else:
+            probs = scores.softmax(dim=2)
+            paths = probs.argmax(dim=2)
+        confidence = probs.gather(2, paths.unsqueeze(2)).squeeze(2)
+        return paths, confidence

@@ -1,0 +1,151 @@
+"""Words, characters and labels, their ids, and how a token becomes model input.
+
+Words are looked up lowercased (GloVe 6B is lowercase) and the lost case comes back as
+a small casing feature, so ``Apple`` and ``apple`` share a vector but not a casing id.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from tagger.errors import CorpusError
+
+PAD, UNK = "<pad>", "<unk>"
+CASINGS = ("pad", "lower", "upper", "title", "numeric", "mostly_numeric", "has_digit", "mixed", "other")
+_DIGITS = re.compile(r"\d")
+
+
+def casing(token: str) -> int:
+    """Index into ``CASINGS`` for a token's shape."""
+    digits = sum(ch.isdigit() for ch in token)
+    if token.isdigit():
+        return CASINGS.index("numeric")
+    if digits / max(len(token), 1) > 0.5:
+        return CASINGS.index("mostly_numeric")
+    if digits:
+        return CASINGS.index("has_digit")
+    if token.islower():
+        return CASINGS.index("lower")
+    if token.isupper():
+        return CASINGS.index("upper")
+    if token[:1].isupper() and token[1:].islower():
+        return CASINGS.index("title")
+    if any(ch.isalpha() for ch in token):
+        return CASINGS.index("mixed")
+    return CASINGS.index("other")
+
+
+@dataclass
+class Vocab:
+    """Index maps for words, characters and labels. Index 0 is padding, 1 unknown."""
+
+    words: list[str]
+    chars: list[str]
+    labels: list[str]
+    lowercase: bool = True
+
+    def __post_init__(self) -> None:
+        self.word_index = {w: i for i, w in enumerate(self.words)}
+        self.char_index = {c: i for i, c in enumerate(self.chars)}
+        self.label_index = {t: i for i, t in enumerate(self.labels)}
+
+    def normalize(self, token: str) -> str:
+        return token.lower() if self.lowercase else token
+
+    def word_id(self, token: str) -> int:
+        """Exact (normalized) form first, then with digits replaced by 0, else unknown."""
+        key = self.normalize(token)
+        idx = self.word_index.get(key)
+        if idx is None:
+            idx = self.word_index.get(_DIGITS.sub("0", key), 1)
+        return idx
+
+    def char_ids(self, token: str, max_len: int) -> list[int]:
+        return [self.char_index.get(c, 1) for c in token[:max_len]]
+
+    def label_ids(self, tags: Sequence[str]) -> list[int]:
+        return [self.label_index[t] for t in tags]
+
+    def to_json(self) -> dict[str, object]:
+        return {"words": self.words, "chars": self.chars, "labels": self.labels, "lowercase": self.lowercase}
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Vocab:
+        return cls(
+            words=list(data["words"]),  # type: ignore[call-overload]
+            chars=list(data["chars"]),  # type: ignore[call-overload]
+            labels=list(data["labels"]),  # type: ignore[call-overload]
+            lowercase=bool(data.get("lowercase", True)),
+        )
+
+
+def read_vectors(path: str | Path, limit: int | None = None) -> tuple[list[str], torch.Tensor]:
+    """Read a GloVe-format text file (``word v1 ... vd``, optionally gzipped).
+
+    Returns the words in file order and a (N, d) float tensor. A line whose width
+    differs from the first is an error naming the line.
+    """
+    opener = gzip.open if str(path).endswith(".gz") else open
+    words: list[str] = []
+    rows: list[list[float]] = []
+    dim = -1
+    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+        for number, line in enumerate(fh, start=1):
+            parts = line.rstrip().split(" ")
+            if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
+                continue  # word2vec-style header
+            if dim < 0:
+                dim = len(parts) - 1
+            if len(parts) - 1 != dim:
+                raise CorpusError(path, number, f"expected {dim} vector values, found {len(parts) - 1}")
+            try:
+                rows.append([float(x) for x in parts[1:]])
+            except ValueError:
+                raise CorpusError(path, number, "vector value is not a number") from None
+            words.append(parts[0])
+            if limit is not None and len(words) >= limit:
+                break
+    if not words:
+        raise CorpusError(path, 1, "no vectors found")
+    return words, torch.tensor(rows)
+
+
+def build_vocab(
+    corpus_tokens: Iterable[str],
+    labels: Iterable[str],
+    pretrained_words: Sequence[str] = (),
+    max_pretrained: int = 100_000,
+    min_count: int = 2,
+    lowercase: bool = True,
+    keep_words: Iterable[str] = (),
+) -> Vocab:
+    """Vocabulary = training words seen ``min_count`` times, plus the ``max_pretrained``
+    most frequent pretrained words, plus any pretrained word in ``keep_words`` (e.g.
+    the training and dev words), so the shipped embedding table stays small.
+    """
+    counts: Counter[str] = Counter()
+    chars: Counter[str] = Counter()
+    for token in corpus_tokens:
+        counts[token.lower() if lowercase else token] += 1
+        chars.update(token)
+    pretrained = set(pretrained_words)
+    keep = {w.lower() if lowercase else w for w in keep_words}
+    words = [PAD, UNK]
+    seen = set(words)
+    for i, w in enumerate(pretrained_words):
+        if (i < max_pretrained or w in keep or w in counts) and w not in seen:
+            words.append(w)
+            seen.add(w)
+    for w, c in counts.most_common():
+        if w not in seen and (c >= min_count or w in pretrained):
+            words.append(w)
+            seen.add(w)
+    char_list = [PAD, UNK, *sorted(chars)]
+    return Vocab(words, char_list, sorted(set(labels)), lowercase)

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from tagger.corpus import check_scheme, read_conll, read_conllu, read_corpus, write_conll, write_conllu
+from tagger.errors import CorpusError
+from tagger.tags import TagScheme
+
+CONLLU = """# sent_id = 1
+# text = I don't know.
+1\tI\tI\tPRON\tPRP\t_\t3\tnsubj\t_\t_
+2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_
+2\tdo\tdo\tAUX\tVBP\t_\t4\taux\t_\t_
+3\tn't\tnot\tPART\tRB\t_\t4\tadvmod\t_\t_
+4\tknow\tknow\tVERB\tVB\t_\t0\troot\t_\tSpaceAfter=No
+4.1\tknown\t_\t_\t_\t_\t_\t_\t_\t_
+5\t.\t.\tPUNCT\t.\t_\t4\tpunct\t_\t_
+
+"""
+
+
+def test_read_conll_skips_docstart_and_splits_sentences(ner_file: Path) -> None:
+    sentences = list(read_conll(ner_file))
+    assert [s.tokens[0] for s in sentences] == ["EU", "Peter", "John"]
+    assert sentences[1].tags == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
+    assert sentences[1].line == 9
+
+
+def test_read_conll_columns_tabs_and_whitespace_lines(tmp_path: Path) -> None:
+    path = tmp_path / "t.tsv"
+    path.write_text("a\tX\tB-PER\nb\tY\tO\n   \t\nc\tZ\tO\n", encoding="utf-8")
+    sentences = list(read_conll(path, token_column=0, tag_column=1))
+    assert [s.tokens for s in sentences] == [["a", "b"], ["c"]]
+    assert [s.tags for s in sentences] == [["X", "Y"], ["Z"]]
+
+
+def test_read_conllu_skips_ranges_and_empty_nodes(tmp_path: Path) -> None:
+    path = tmp_path / "t.conllu"
+    path.write_text(CONLLU, encoding="utf-8")
+    (sentence,) = read_conllu(path)
+    assert sentence.tokens == ["I", "do", "n't", "know", "."]
+    assert sentence.tags == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
+    assert sentence.text == "I don't know."
+    (xpos,) = read_conllu(path, "xpos")
+    assert xpos.tags == ["PRP", "VBP", "RB", "VB", "."]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a X B-PER\nb O\n", "t.txt:2: expected 3 columns as on earlier lines, found 2"),
+        ("a\n", "t.txt:1: missing tag: a token with no tag column"),
+        (b"a B-PER\n\xff O\n", "t.txt:2: invalid UTF-8 byte 0xff at column 1"),
+        ("", "t.txt:1: no sentences found"),
+    ],
+)
+def test_malformed_conll_names_file_and_line(tmp_path: Path, content: str | bytes, message: str) -> None:
+    path = tmp_path / "t.txt"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError) as err:
+        read_corpus(path)
+    assert str(err.value).endswith(message)
+    assert str(err.value).startswith(str(tmp_path))
+
+
+def test_malformed_conllu(tmp_path: Path) -> None:
+    path = tmp_path / "t.conllu"
+    path.write_text("1\tI\tI\tPRON\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"t.conllu:1: expected 10 tab-separated columns, found 4"):
+        list(read_conllu(path))
+    path.write_text("1\tI\tI\t_\tPRP\t_\t0\troot\t_\t_\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"t.conllu:1: missing UPOS tag"):
+        list(read_conllu(path))
+
+
+def test_missing_file() -> None:
+    with pytest.raises(CorpusError, match="no such file"):
+        read_corpus("/nonexistent/file.txt")
+
+
+def test_check_scheme_points_at_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("a O\nb I-PER\n\nc B-LOC\n", encoding="utf-8")
+    assert check_scheme(read_conll(path), TagScheme.IOB2) == [f"{path}:2: I-PER cannot follow O in IOB2"]
+
+
+def test_writers_round_trip(ner_file: Path, tmp_path: Path) -> None:
+    sentences = list(read_conll(ner_file, tag_column=3))
+    buf = io.StringIO()
+    predicted = [[[t.lower() for t in s.tags] for s in sentences]]
+    write_conll(sentences, buf, predicted)
+    out = tmp_path / "out.txt"
+    out.write_text(buf.getvalue(), encoding="utf-8")
+    back = list(read_conll(out, tag_column=1))
+    assert [s.tokens for s in back] == [s.tokens for s in sentences]
+    assert [s.tags for s in back] == [s.tags for s in sentences]
+    assert [s.tags for s in read_conll(out, tag_column=2)] == predicted[0]
+
+    path = tmp_path / "t.conllu"
+    path.write_text(CONLLU, encoding="utf-8")
+    buf = io.StringIO()
+    write_conllu(read_conllu(path), buf)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    (again,) = read_conllu(path)
+    assert again.tokens == ["I", "do", "n't", "know", "."] and again.text == "I don't know."

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+import signal
+from pathlib import Path
+
+import pytest
+import torch
+
+from tagger import checkpoint
+from tagger.config import Config
+from tagger.model import make_rnn
+from tagger.predict import Predictor
+from tagger.train import train
+
+
+def tiny_config(**model: object) -> Config:
+    config = Config()
+    config.model.word_dim = 16
+    config.model.hidden_size = 16
+    config.model.char_hidden = 8
+    config.model.char_dim = 8
+    config.model.dropout = 0.0
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    config.train.epochs = 40
+    config.train.patience = 40
+    config.train.batch_size = 2
+    config.train.lr = 0.02
+    config.train.word_dropout = 0.0
+    config.train.min_count = 1
+    return config
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cell": "lstm", "head": "crf"},
+        {"cell": "lstm", "head": "softmax", "char_encoder": "lstm"},
+        {"cell": "gru", "head": "crf", "num_layers": 2},
+        {"cell": "rnn", "head": "crf", "rnn_nonlinearity": "tanh"},
+        {"cell": "rnn", "head": "softmax", "identity_init": True, "bidirectional": False, "char_encoder": "none"},
+    ],
+    ids=lambda o: "-".join(str(v) for v in o.values()),
+)
+def test_tiny_training_fits_training_data(ner_file: Path, tmp_path: Path, options: dict[str, object]) -> None:
+    out = tmp_path / "model"
+    result = train(ner_file, ner_file, out, tiny_config(**options), log=lambda _: None, progress=False)
+    assert result.best_score == pytest.approx(1.0)
+    assert result.history[-1]["loss"] < result.history[0]["loss"]
+    for name in ("config.json", "vocab.json", "model.safetensors", "metrics.json", "README.md", "training_curves.png"):
+        assert (out / name).is_file(), name
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dev"]["micro"]["f1"] == pytest.approx(1.0)
+    assert "Command" in (out / "README.md").read_text()
+
+
+def test_identity_initialised_relu_rnn() -> None:
+    config = tiny_config(cell="rnn", identity_init=True).model
+    rnn = make_rnn(config, 5)
+    assert rnn.nonlinearity == "relu"
+    assert torch.equal(rnn.weight_hh_l0, torch.eye(16))
+
+
+def test_unknown_cell_is_a_value_error() -> None:
+    config = tiny_config().model
+    config.cell = "transformer"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="unknown cell 'transformer'"):
+        make_rnn(config, 5)
+
+
+def test_seed_makes_cpu_runs_repeatable(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 3
+    config.model.dropout = 0.3
+    config.train.word_dropout = 0.1
+    a = train(ner_file, ner_file, tmp_path / "a", config, log=lambda _: None, progress=False)
+    b = train(ner_file, ner_file, tmp_path / "b", config, log=lambda _: None, progress=False)
+    assert [h["loss"] for h in a.history] == [h["loss"] for h in b.history]
+
+
+def test_save_load_round_trip_gives_identical_predictions(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 5
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    sentences = [["Peter", "visited", "Berlin", "."], ["Unknownword", "Acme", "Corp"]]
+    first = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
+    second = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
+    assert first == second
+    loaded = checkpoint.load(tmp_path / "m")
+    checkpoint.save_weights(loaded.model, tmp_path / "m")
+    third = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
+    assert [[t.label for t in s] for s in third["m"]] == [[t.label for t in s] for s in first["m"]]
+
+
+def test_sigterm_keeps_best_model(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 1000
+    calls = []
+
+    def log(message: str) -> None:
+        calls.append(message)
+        if len([c for c in calls if c.startswith("epoch")]) == 3:
+            signal.raise_signal(signal.SIGTERM)
+
+    result = train(ner_file, ner_file, tmp_path / "m", config, log=log, progress=False)
+    assert result.interrupted
+    assert len(result.history) == 3
+    loaded = checkpoint.load(tmp_path / "m")
+    assert loaded.metrics["interrupted"] is True
