@@ -121,6 +121,16 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    # The service lives in the `api` package; the library itself never imports web code.
+    try:
+        from api.server import serve
+    except ImportError as exc:
+        raise TaggerError(f"the service needs the [serve] extra: pip install 'tagger[serve]' ({exc})") from None
+    serve(args.host, args.port, args.model, args.device, args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tagger", description="Bi-LSTM-CRF named-entity and POS tagger")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -150,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("serve", help="serve models over HTTP (POST /tag)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--model", action="append", help="model directory (repeatable; default: the shipped models)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--log-level", default="info")
+    p.set_defaults(func=cmd_serve)
     return parser
 
 

@@ -17,16 +17,27 @@ import torch
 from tagger import checkpoint
 from tagger.batch import encode, token_budget_batches
 from tagger.checkpoint import LoadedModel
+from tagger.documents import Entity, TaggedDocument, TaggedToken, TokenLabel
 from tagger.errors import TaggerError
-from tagger.tags import TagScheme, convert
+from tagger.tags import TagScheme, convert, spans_from_tags
+from tagger.tokenize import Token, tokenize
 
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the predictor in IOB2
 
 
+TokenPrediction = TokenLabel
+
+
 @dataclass
-class TokenPrediction:
-    label: str
-    score: float
+class PreparedDocument:
+    """A document's text and its sentences of tokens with offsets."""
+
+    text: str
+    sentences: list[list[Token]]
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(s) for s in self.sentences)
 
 
 def pick_device(device: str | None = None) -> torch.device:
@@ -63,7 +74,7 @@ class Predictor:
     @classmethod
     def load(
         cls,
-        paths: Sequence[str | Path],
+        paths: str | Path | Sequence[str | Path],
         device: str | None = None,
         threads: int | None = None,
         batch_tokens: int = 4096,
@@ -71,6 +82,8 @@ class Predictor:
         if threads:
             torch.set_num_threads(threads)
         chosen = pick_device(device)
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
         models = [checkpoint.load(p, chosen) for p in paths]
         return cls(models, chosen, batch_tokens)
 
@@ -110,3 +123,66 @@ class Predictor:
                         out[i] = [TokenPrediction(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
                 results[loaded.name] = out
         return results
+
+    @staticmethod
+    def prepare(document: str | Sequence[str]) -> PreparedDocument:
+        """Tokenize one document: a raw string is tokenized and sentence-split; a list of
+        strings is one pre-tokenized sentence whose offsets refer to the tokens joined by
+        single spaces.
+        """
+        if isinstance(document, str):
+            return PreparedDocument(document, tokenize(document))
+        return PreparedDocument(" ".join(document), [_offsets(document)] if document else [])
+
+    def tag(
+        self, documents: Sequence[str | Sequence[str]], models: Sequence[str] | None = None
+    ) -> list[TaggedDocument]:
+        """Tag documents (see ``prepare``) with each selected model."""
+        return self.tag_prepared([self.prepare(d) for d in documents], models)
+
+    def tag_prepared(
+        self, documents: Sequence[PreparedDocument], models: Sequence[str] | None = None
+    ) -> list[TaggedDocument]:
+        """All sentences of all documents go through each model in shared batches."""
+        flat = [[t.text for t in sent] for doc in documents for sent in doc.sentences]
+        predictions = self.predict_tokens(flat, models)
+        result = []
+        position = 0
+        for doc in documents:
+            sentences: list[list[TaggedToken]] = []
+            entities: list[Entity] = []
+            for s_index, sent in enumerate(doc.sentences):
+                tagged = [TaggedToken(t.text, t.start, t.end) for t in sent]
+                for name, per_sentence in predictions.items():
+                    labels = per_sentence[position]
+                    for token, label in zip(tagged, labels, strict=True):
+                        token.labels[name] = label
+                    if self.models[name].label_scheme != TagScheme.NONE:
+                        entities.extend(_entities(doc.text, sent, labels, name, s_index))
+                sentences.append(tagged)
+                position += 1
+            entities.sort(key=lambda e: (e.start, e.model))
+            result.append(TaggedDocument(doc.text, sentences, entities))
+        return result
+
+    def __call__(self, text: str, models: Sequence[str] | None = None) -> TaggedDocument:
+        """``Tagger.load(path)("Angela Merkel visited Paris.")``."""
+        return self.tag([text], models)[0]
+
+
+def _offsets(tokens: Sequence[str]) -> list[Token]:
+    out, position = [], 0
+    for token in tokens:
+        out.append(Token(token, position, position + len(token)))
+        position += len(token) + 1
+    return out
+
+
+def _entities(text: str, sent: list[Token], labels: list[TokenLabel], model: str, s_index: int) -> list[Entity]:
+    spans = spans_from_tags([lab.label for lab in labels], OUTPUT_SCHEME)
+    result = []
+    for span in spans:
+        start, end = sent[span.start].start, sent[span.end - 1].end
+        score = sum(lab.score for lab in labels[span.start : span.end]) / (span.end - span.start)
+        result.append(Entity(text[start:end], span.label, start, end, score, model, s_index, span.start, span.end))
+    return result

@@ -71,14 +71,6 @@ _CTRL = r"\x00-\x1f\x7f-\x9f"
 # Ideographs are cut one per token, kana in runs (see module docstring).
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"
 _KANA = r"\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
-_CJK_RANGES = (
-    (0x3040, 0x30FF),
-    (0x31F0, 0x31FF),
-    (0x3400, 0x4DBF),
-    (0x4E00, 0x9FFF),
-    (0xF900, 0xFAFF),
-    (0xFF66, 0xFF9F),
-)
 
 # Modifiers that belong to the preceding symbol: emoji skin tones, variation selectors
 # (text/emoji presentation), the combining keycap and emoji tag characters (subdivision
@@ -109,34 +101,25 @@ def _range(lo: int, hi: int) -> str:
     return esc(lo) if lo == hi else f"{esc(lo)}-{esc(hi)}"
 
 
-def _scan_codepoints() -> tuple[list[int], list[int]]:
-    """Code points of word characters and of combining marks, outside CJK.
+def _mark_codepoints() -> list[int]:
+    """Code points of combining marks (Unicode categories Mn, Mc, Me).
 
-    Word characters are letters, digits, ``_`` and combining marks. Only planes 0-1 and
-    the variation-selector block of plane 14 are scanned: planes 2-3 are CJK ideographs
-    (handled by ``_HAN``) and the other planes hold no letters or marks. Scanning ~130k
-    code points costs a few tens of milliseconds, once, at import.
+    Only planes 0-1 and the variation-selector block of plane 14 hold marks, so only
+    those ~130k code points are scanned: a few tens of milliseconds, once, at import.
     """
-    word: list[int] = []
-    marks: list[int] = []
-    cjk = _CJK_RANGES
-    for cp in itertools.chain(range(0x20000), range(0xE0100, 0xE01F0)):
-        ch = chr(cp)
-        is_mark = unicodedata.category(ch)[0] == "M"
-        if is_mark:
-            marks.append(cp)
-        if (is_mark or ch.isalnum() or ch == "_") and not any(lo <= cp <= hi for lo, hi in cjk):
-            word.append(cp)
-    return word, marks
+    return [
+        cp for cp in itertools.chain(range(0x20000), range(0xE0100, 0xE01F0)) if unicodedata.category(chr(cp))[0] == "M"
+    ]
 
 
-_word_cps, _mark_cps = _scan_codepoints()
-_W = _class_from(_word_cps)  # one word character (class contents)
-_MARKS = _class_from(_mark_cps)  # combining marks (class contents)
-del _word_cps, _mark_cps
-_WORD = f"[{_W}]"
-_NOT_AFTER_WORD = f"(?<![{_W}])"  # token starts at a word boundary
-_NOT_BEFORE_WORD = f"(?![{_W}])"  # token ends at a word boundary
+_MARKS = _class_from(_mark_codepoints())  # combining marks (class contents)
+
+# One word character: ``\w`` (letters, digits, ``_``) minus CJK, or a combining mark.
+# Boundary checks use plain ``\w``: they only differ next to a mark or CJK character,
+# and repeating the mark class in every lookaround would make the pattern slow to compile.
+_WORD = f"(?:[^\\W{_HAN}{_KANA}]|[{_MARKS}])"
+_NOT_AFTER_WORD = r"(?<!\w)"
+_NOT_BEFORE_WORD = r"(?!\w)"
 _APOS = "'’ʼ"
 _CLITIC = f"(?i:[{_APOS}](?:s|m|d|ll|re|ve)|n[{_APOS}]t)"  # 's 'm 'd 'll 're 've n't
 
@@ -165,7 +148,7 @@ _SPLIT_TAILS = r"(?i:not|na|ta|nt)"
 # Inside a word: hyphens, apostrophes that do not start a clitic (``O'Neill``,
 # ``rock'n'roll``), dots between word characters (``alt.animals.cat``, ``3.14``,
 # ``TEXT.htm``) and ``, : /`` between digits (``1,000``, ``10:30``, ``08/16/2000``).
-_JOINER = rf"(?:[-‐‑.]|[{_APOS}](?!{_CLITIC}{_NOT_BEFORE_WORD})|(?<=\d)[,:/](?=\d))"
+_JOINER = rf"(?:[-‐‑.]|(?!{_CLITIC}{_NOT_BEFORE_WORD})[{_APOS}]|(?<=\d)[,:/](?=\d))"
 _WORD_BODY = rf"{_WORD}+(?:{_JOINER}{_WORD}+)*"
 
 # The token rules, in priority order. Named groups document the rule and let the
@@ -193,10 +176,10 @@ _RULES: list[tuple[str, str]] = [
     ("nt_stem", rf"{_WORD}+(?=(?i:n[{_APOS}]t){_NOT_BEFORE_WORD})"),
     # cannot / gonna / dont and friends, first part.
     ("split_stem", rf"{_NOT_AFTER_WORD}{_SPLIT_STEMS}"),
-    # Clitics after a word: 's 'm 'd 'll 're 've n't.
-    ("clitic", rf"(?<=[{_W}]){_CLITIC}{_NOT_BEFORE_WORD}"),
+    # Clitics: 's 'm 'd 'll 're 've n't. The word rule stops in front of them.
+    ("clitic", rf"{_CLITIC}{_NOT_BEFORE_WORD}"),
     # Second part of cannot / gonna / dont.
-    ("split_tail", rf"(?<=[{_W}]){_SPLIT_TAILS}{_NOT_BEFORE_WORD}"),
+    ("split_tail", rf"(?<=\w){_SPLIT_TAILS}{_NOT_BEFORE_WORD}"),
     # Signed or leading-dot numbers at a token start: ``-5``, ``+44``, ``.496``.
     ("signed_number", rf"{_NOT_AFTER_WORD}(?:[+-]\.?|\.)(?=\d){_WORD_BODY}"),
     # Words, numbers, hyphenated compounds, dotted names.
@@ -301,4 +284,3 @@ def split_sentences(text: str, tokens: list[Token]) -> list[list[Token]]:
 def tokenize(text: str) -> list[list[Token]]:
     """Tokenize ``text`` and split it into sentences (see ``split_sentences``)."""
     return split_sentences(text, tokenize_words(text))
-

@@ -1,0 +1,254 @@
+"""The FastAPI app: models loaded once (in the background, so /health answers at once),
+one warm-up pass before /ready says yes, micro-batched inference, Prometheus metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api.batcher import MicroBatcher, Overloaded
+from api.metrics import Metrics
+from api.schemas import EXAMPLE_TEXT, DocumentOut, ErrorOut, ModelInfo, TagRequest, TagResponse
+from api.settings import Settings
+from tagger.errors import TaggerError
+from tagger.predict import Predictor
+
+log = logging.getLogger("tagger.api")
+ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class SafeJSONResponse(JSONResponse):
+    """JSON with non-ASCII escaped: lone surrogates in user text (valid JSON escapes,
+    invalid UTF-8) can then never crash the encoder."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def error(status: int, detail: str, retry_after: int | None = None) -> SafeJSONResponse:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+@dataclass
+class ServiceState:
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    predictor: Predictor | None = None
+    batcher: MicroBatcher | None = None
+    ready: bool = False
+    load_error: str | None = None
+    started: float = field(default_factory=time.monotonic)
+    ready_after_s: float | None = None
+
+    def load(self) -> None:
+        """Load models, warm up, start the inference thread (runs in a background thread)."""
+        s = self.settings
+        try:
+            predictor = Predictor.load(
+                s.models, device=s.device, threads=s.threads or None, batch_tokens=s.max_batch_tokens
+            )
+            if s.warmup:
+                predictor.tag([EXAMPLE_TEXT])
+        except (TaggerError, OSError) as exc:
+            self.load_error = str(exc)
+            log.error("cannot load models: %s", exc)
+            return
+        self.predictor = predictor
+        self.batcher = MicroBatcher(
+            predictor.tag_prepared,
+            max_batch_tokens=s.max_batch_tokens,
+            max_wait_s=s.max_wait_ms / 1000,
+            max_queue=s.max_queue,
+            batching=s.batching,
+            on_batch=self.metrics.observe_batch,
+        )
+        self.ready_after_s = time.monotonic() - self.started
+        self.ready = True
+        log.info("ready after %.2f s: %s on %s", self.ready_after_s, list(predictor.models), predictor.device)
+
+
+class LimitsAndMetrics:
+    """Pure ASGI middleware: refuses bodies over the limit (413) and counts requests."""
+
+    def __init__(self, app: ASGIApp, state: ServiceState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in ROUTES else "other"
+        started = time.perf_counter()
+        status = 500
+        limit = self.state.settings.max_body_bytes
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            declared = dict(scope.get("headers", [])).get(b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > limit:
+                await error(413, f"request body is {int(declared)} bytes; limit max_body_bytes={limit}")(
+                    scope, receive, send_wrapper
+                )
+                return
+            received = 0
+
+            async def limited_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge
+                return message
+
+            try:
+                await self.app(scope, limited_receive, send_wrapper)
+            except _TooLarge:
+                await error(413, f"request body exceeds max_body_bytes={limit}")(scope, receive, send_wrapper)
+        finally:
+            metrics = self.state.metrics
+            metrics.requests.labels(route, str(status)).inc()
+            metrics.latency.labels(route).observe(time.perf_counter() - started)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    state = ServiceState(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        loader = threading.Thread(target=state.load, name="model-loader", daemon=True)
+        loader.start()
+        yield
+        loader.join(timeout=60)
+        if state.batcher is not None:
+            state.batcher.close()
+
+    app = FastAPI(
+        title="tagger",
+        version="1",
+        description="Named-entity and part-of-speech tagging with Bi-LSTM-CRF models.",
+        lifespan=lifespan,
+        default_response_class=SafeJSONResponse,
+    )
+    app.state.service = state
+    app.add_middleware(LimitsAndMetrics, state=state)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        # FastAPI's default handler echoes the input back; ours never does.
+        details = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
+            for e in exc.errors()
+        ]
+        return SafeJSONResponse({"detail": details}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        return SafeJSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
+
+    responses: dict[int | str, dict[str, Any]] = {
+        413: {"model": ErrorOut, "description": "body too large"},
+        422: {"model": ErrorOut, "description": "invalid request or a limit exceeded"},
+        503: {"model": ErrorOut, "description": "not ready or overloaded (see Retry-After)"},
+    }
+
+    @app.post("/tag", response_model=TagResponse, responses=responses)
+    async def tag(body: TagRequest) -> Response:
+        s = state.settings
+        if not state.ready or state.predictor is None or state.batcher is None:
+            return error(503, state.load_error or "models are loading", retry_after=1)
+        predictor = state.predictor
+        documents = body.documents()
+        if len(documents) > s.max_texts:
+            return error(422, f"{len(documents)} documents; limit max_texts={s.max_texts}")
+        for i, doc in enumerate(documents):
+            size = len(doc) if isinstance(doc, str) else sum(len(t) + 1 for t in doc)
+            if size > s.max_chars:
+                return error(422, f"document {i} has {size} characters; limit max_chars={s.max_chars}")
+        if body.models is not None:
+            unknown = [m for m in body.models if m not in predictor.models]
+            if unknown or not body.models:
+                return error(422, f"unknown model(s) {unknown}; loaded: {sorted(predictor.models)}")
+        prepared = [predictor.prepare(d) for d in documents]
+        tokens = sum(d.num_tokens for d in prepared)
+        if tokens > s.max_tokens:
+            return error(422, f"{tokens} tokens after tokenization; limit max_tokens={s.max_tokens}")
+        try:
+            state.metrics.queue_depth.set(state.batcher.depth)
+            tagged = await state.batcher.submit(prepared, body.models)
+        except Overloaded as exc:
+            return error(503, f"overloaded: {exc}; retry later", retry_after=1)
+        models = body.models or list(predictor.models)
+        out = TagResponse(models=models, documents=[DocumentOut.from_tagged(d) for d in tagged])
+        return SafeJSONResponse(out.model_dump())
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @app.get("/ready", responses={503: {"model": ErrorOut}})
+    async def ready() -> Response:
+        if state.ready:
+            return SafeJSONResponse({"status": "ready", "ready_after_s": state.ready_after_s})
+        return error(503, state.load_error or "models are loading", retry_after=1)
+
+    @app.get("/models", response_model=list[ModelInfo], responses={503: {"model": ErrorOut}})
+    async def models() -> Response:
+        if state.predictor is None:
+            return error(503, state.load_error or "models are loading", retry_after=1)
+        infos = []
+        for name, loaded in state.predictor.models.items():
+            dev = loaded.metrics.get("dev", {})
+            micro = dev.get("micro", {})
+            infos.append(
+                ModelInfo(
+                    name=name,
+                    task=loaded.task,
+                    labels=loaded.vocab.labels,
+                    dev_score=dev.get("main"),
+                    dev={
+                        "f1": micro.get("f1"),
+                        "precision": micro.get("precision"),
+                        "recall": micro.get("recall"),
+                        "accuracy": dev.get("accuracy"),
+                    },
+                    device=str(state.predictor.device),
+                ).model_dump()
+            )
+        return SafeJSONResponse(infos)
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        if state.batcher is not None:
+            state.metrics.queue_depth.set(state.batcher.depth)
+        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app

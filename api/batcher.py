@@ -1,0 +1,120 @@
+"""Micro-batching: concurrent requests share forward passes on one inference thread.
+
+Requests wait in a bounded queue. A single worker thread (off the event loop, so the
+server keeps accepting connections) takes the oldest request and every queued request
+for the same models up to a token budget, optionally waiting ``max_wait`` for more,
+and runs them as one call of ``Predictor.tag_prepared``. Under light load a request
+runs alone at once; under heavy load batches fill up while the previous pass runs.
+A full queue refuses new work at once (``Overloaded``) instead of growing forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+
+from tagger.documents import TaggedDocument
+from tagger.predict import PreparedDocument
+
+RunFn = Callable[[Sequence[PreparedDocument], Sequence[str] | None], list[TaggedDocument]]
+
+
+class Overloaded(Exception):
+    """The queue is full; the caller should answer 503 with Retry-After."""
+
+
+@dataclass
+class _Job:
+    documents: list[PreparedDocument]
+    models: tuple[str, ...] | None
+    tokens: int
+    future: Future[list[TaggedDocument]] = field(default_factory=Future)
+
+
+class MicroBatcher:
+    def __init__(
+        self,
+        run: RunFn,
+        max_batch_tokens: int,
+        max_wait_s: float,
+        max_queue: int,
+        batching: bool = True,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self._run = run
+        self._max_tokens = max_batch_tokens
+        self._max_wait = max_wait_s
+        self._max_queue = max_queue
+        self._batching = batching
+        self._on_batch = on_batch or (lambda jobs, tokens: None)
+        self._pending: deque[_Job] = deque()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._loop, name="inference", daemon=True)
+        self._thread.start()
+
+    @property
+    def depth(self) -> int:
+        return len(self._pending)
+
+    async def submit(self, documents: list[PreparedDocument], models: Sequence[str] | None) -> list[TaggedDocument]:
+        job = _Job(documents, tuple(models) if models is not None else None, sum(d.num_tokens for d in documents))
+        with self._cond:
+            if len(self._pending) >= self._max_queue:
+                raise Overloaded(f"{len(self._pending)} requests already queued")
+            self._pending.append(job)
+            self._cond.notify()
+        return await asyncio.wrap_future(job.future)
+
+    def close(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        self._thread.join(timeout=10)
+
+    def _take(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._pending and not self._stopping:
+                self._cond.wait()
+            if self._stopping:
+                return None
+            first = self._pending.popleft()
+            jobs, tokens = [first], first.tokens
+            if not self._batching:
+                return jobs
+            deadline = time.monotonic() + self._max_wait
+            while tokens < self._max_tokens:
+                for job in list(self._pending):
+                    if job.models == first.models and tokens + job.tokens <= self._max_tokens:
+                        self._pending.remove(job)
+                        jobs.append(job)
+                        tokens += job.tokens
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping:
+                    break
+                self._cond.wait(remaining)
+            return jobs
+
+    def _loop(self) -> None:
+        while (jobs := self._take()) is not None:
+            documents = [d for job in jobs for d in job.documents]
+            self._on_batch(len(jobs), sum(job.tokens for job in jobs))
+            try:
+                results = self._run(documents, jobs[0].models)
+            except Exception as exc:
+                for job in jobs:
+                    job.future.set_exception(exc)
+                continue
+            position = 0
+            for job in jobs:
+                job.future.set_result(results[position : position + len(job.documents)])
+                position += len(job.documents)
+        with self._cond:
+            for job in self._pending:
+                job.future.set_exception(RuntimeError("server shutting down"))
+            self._pending.clear()

@@ -1,0 +1,27 @@
+"""Service settings, read from ``TAGGER_*`` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tagger.resources import default_model_paths
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAGGER_", protected_namespaces=())
+
+    models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
+    device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
+    threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
+    batching: bool = Field(True, description="merge concurrent requests into shared forward passes")
+    max_batch_tokens: int = Field(4096, ge=1, description="token budget of one merged forward pass")
+    max_wait_ms: float = Field(0.0, ge=0, description="wait this long for more requests before a pass")
+    max_queue: int = Field(256, ge=1, description="requests waiting beyond this are refused with 503")
+    max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")
+    max_texts: int = Field(128, ge=1, description="documents per request")
+    max_chars: int = Field(100_000, ge=1, description="characters per document")
+    max_tokens: int = Field(20_000, ge=1, description="tokens per request, after tokenization")
+    warmup: bool = Field(True, description="run one pass before reporting ready")
