@@ -74,9 +74,7 @@ def shape(token: str) -> str:
     return re.sub(r"\d+", "9", out)
 
 
-def mismatch_regions(
-    text: str, gold: Sequence[Span], pred: Sequence[Span]
-) -> list[tuple[list[str], list[str]]]:
+def mismatch_regions(text: str, gold: Sequence[Span], pred: Sequence[Span]) -> list[tuple[list[str], list[str]]]:
     """Minimal regions where the gold and predicted tokenizations disagree.
 
     Walks both span lists in order; a region starts at the first differing span and
@@ -114,15 +112,11 @@ def category(gold: Sequence[str], pred: Sequence[str]) -> str:
     return f"{' | '.join(map(shape, gold)) or '∅'}  vs  {' | '.join(map(shape, pred)) or '∅'}"
 
 
-def top_categories(
-    errors: Counter[str], examples: dict[str, list[str]], n: int
-) -> list[dict[str, Any]]:
+def top_categories(errors: Counter[str], examples: dict[str, list[str]], n: int) -> list[dict[str, Any]]:
     return [{"category": cat, "count": count, "examples": examples[cat]} for cat, count in errors.most_common(n)]
 
 
-def record(
-    errors: Counter[str], examples: dict[str, list[str]], regions: list[tuple[list[str], list[str]]]
-) -> None:
+def record(errors: Counter[str], examples: dict[str, list[str]], regions: list[tuple[list[str], list[str]]]) -> None:
     for g, p in regions:
         cat = category(g, p)
         errors[cat] += 1

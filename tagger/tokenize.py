@@ -38,6 +38,7 @@ tokens; see its docstring.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 import unicodedata
@@ -123,72 +124,90 @@ _NOT_BEFORE_WORD = r"(?!\w)"
 _APOS = "'’ʼ"
 _CLITIC = f"(?i:[{_APOS}](?:s|m|d|ll|re|ve)|n[{_APOS}]t)"  # 's 'm 'd 'll 're 've n't
 
-# Abbreviations that keep their period. Case-sensitive on purpose: ``Co.`` is a company
-# but ``co.`` at the end of a sentence is not an abbreviation.
-_ABBREVIATIONS = (
+# Abbreviations that keep their period, in title case; the ALL-CAPS form (``CORP.``,
+# common in headlines) is added automatically. Case-sensitive on purpose: ``Co.`` is a
+# company but ``co.`` ending a sentence is not an abbreviation.
+_ABBREVIATION_GROUPS = (
     # titles
-    "Mr|Mrs|Ms|Messrs|Dr|Prof|Rev|Hon|Sr|Jr|St|Gen|Gov|Sen|Rep|Col|Capt|Lt|Sgt|Maj|Adm|Cmdr|Pres|Supt|Insp|Fr"
-    # organisations and addresses
-    "|Inc|Ltd|Corp|Co|Bros|Assn|Dept|Univ|Ave|Blvd|Rd|Mt|Ft|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec"
+    "Mr Mrs Ms Messrs Dr Drs Prof Rev Hon Sr Jr St Sts Gen Gov Sen Rep Col Capt Lt Sgt Maj Adm Cmdr Pres Supt Pvt Fr",
+    # organisations, addresses, months
+    "Inc Ltd Corp Co Bros Assn Dept Univ Ave Blvd Rd Mt Ft Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct Nov Dec",
     # US states as written in newswire datelines
-    "|Ala|Ariz|Ark|Calif|Colo|Conn|Fla|Ga|Ill|Ind|Kan|Ky|Md|Mich|Minn|Miss|Neb|Nev|Okla|Ore|Pa|Tenn|Tex|Va|Vt|Wis"
+    "Ala Ariz Ark Calif Colo Conn Fla Ga Ill Ind Kan Ky Md Mich Minn Miss Mo Neb Nev Okla Ore Pa Tenn Tex Va Vt Wis",
     # lower-case Latin and technical abbreviations
-    "|etc|vs|approx|ext|cf|viz|esp|incl|misc|fig|vol|pp"
+    "etc vs approx ext cf viz esp incl misc fig vol pp",
 )
+ABBREVIATIONS = frozenset(
+    variant for group in _ABBREVIATION_GROUPS for word in group.split() for variant in (word, word.upper())
+)
+_ABBREV_ALT = "|".join(sorted(ABBREVIATIONS))
 
 # Words PTB/EWT split although they contain no apostrophe: ``cannot`` -> ``can not``,
-# ``gonna`` -> ``gon na``, and the apostrophe-less negations of informal text
-# (``dont`` -> ``do nt``). A closed list, because ``nt`` is an ordinary word ending.
+# ``gonna`` -> ``gon na``, and contractions whose apostrophe informal text drops
+# (``dont`` -> ``do nt``, ``im`` -> ``i m``, ``thats`` -> ``that s``). A closed list,
+# because ``nt`` or ``s`` are ordinary word endings; ambiguous words (``its``, ``ill``,
+# ``lets``, ``your``) are left alone.
 _SPLIT_STEMS = (
-    rf"(?i:can(?=not{_NOT_BEFORE_WORD})|gon(?=na{_NOT_BEFORE_WORD})|wan(?=na{_NOT_BEFORE_WORD})|got(?=ta{_NOT_BEFORE_WORD})|out(?=ta{_NOT_BEFORE_WORD})"
-    rf"|(?:do|does|did|is|was|were|are|has|have|had|could|would|should|must|need|ca|wo|ai)(?=nt{_NOT_BEFORE_WORD}))"
+    r"(?i:can(?=not(?!\w))|(?:gon|wan)(?=na(?!\w))|(?:got|out)(?=ta(?!\w))"
+    r"|(?:do|does|did|is|was|were|are|has|have|had|could|would|should|must|need|ca|wo|ai)(?=nt(?!\w))"
+    r"|(?:that|what)(?=s(?!\w)))"
+    r"|[Ii](?=(?:m|ve)(?!\w))"
 )
-_SPLIT_TAILS = r"(?i:not|na|ta|nt)"
 
-# Inside a word: hyphens, apostrophes that do not start a clitic (``O'Neill``,
-# ``rock'n'roll``), dots between word characters (``alt.animals.cat``, ``3.14``,
-# ``TEXT.htm``) and ``, : /`` between digits (``1,000``, ``10:30``, ``08/16/2000``).
-_JOINER = rf"(?:[-‐‑.]|(?!{_CLITIC}{_NOT_BEFORE_WORD})[{_APOS}]|(?<=\d)[,:/](?=\d))"
-_WORD_BODY = rf"{_WORD}+(?:{_JOINER}{_WORD}+)*"
+# Inside a word: hyphens; apostrophes that do not start a clitic (``O'Neill``,
+# ``rock'n'roll``) or that pluralise a number (``the 1990's``, as EWT); dots between
+# word characters (``alt.animals.cat``, ``3.14``, ``TEXT.htm``); ``, : /`` between digits
+# (``1,000``, ``10:30``, ``08/16/2000``). ``W++`` is possessive: a joiner is never a word
+# character, so giving back characters can never help and would only cost time.
+_JOINER = rf"(?:[-‐‑.]|(?!{_CLITIC}(?!\w))[{_APOS}]|(?<=\d)[{_APOS}](?=s(?!\w))|(?<=\d)[,:/](?=\d))"
+_WORD_BODY = rf"{_WORD}++(?:{_JOINER}{_WORD}++)*"
 
-# The token rules, in priority order. Named groups document the rule and let the
-# fidelity benchmark report which rule produced a token.
+# The token rules, in priority order: name, pattern. At each position the first rule
+# that matches wins. Most rules start with a literal or a character class so that the
+# regex engine can skip them after looking at one character; rules that could start in
+# the middle of a word only matter right after a split (``do|n't``, ``can|not``).
 _RULES: list[tuple[str, str]] = [
     # URLs with a scheme or www., up to whitespace; trailing punctuation is left out so
     # ``see www.x.org.`` ends with a period token.
-    ("url", rf"(?:(?:https?|ftp)://|{_NOT_AFTER_WORD}www\.)[^{_SEP}<>\"]*[^{_SEP}<>\"'.,;:!?)\]}}]"),
-    # E-mail addresses, including Usenet-masked ones (``franz371...@gmail.com``).
-    ("email", r"[\w.+%'-]*\w[.]*@\w[\w-]*(?:\.[\w-]+)*"),
-    # @handles, #hashtags and bare ``@domain.com``.
-    ("handle", rf"{_NOT_AFTER_WORD}[@#]{_WORD}+(?:[.-]{_WORD}+)*"),
-    # Known abbreviations (``Mr.``, ``Inc.``, ``etc.``); ``No.`` only before a number.
-    ("abbreviation", rf"{_NOT_AFTER_WORD}(?:(?:{_ABBREVIATIONS})\.|No\.(?=\s*\d)){_NOT_BEFORE_WORD}"),
-    # Dotted acronyms: ``U.S.``, ``e.g.``, ``a.m.``, ``P.S.``, also ``U.S`` without the
-    # last period.
-    ("acronym", rf"{_NOT_AFTER_WORD}[A-Za-z](?:\.[A-Za-z])+\.?{_NOT_BEFORE_WORD}"),
+    ("url", rf"(?:https?://|ftp://|www\.)[^{_SEP}{_CTRL}<>\"]*[^{_SEP}{_CTRL}<>\"'.,;:!?)\]}}]"),
+    # E-mail addresses, including Usenet-masked ones (``franz371...@gmail.com``). The
+    # possessive scan fails at once on ordinary words, which have no ``@``.
+    ("email", r"\w[\w.+%'-]*+@\w[\w-]*(?:\.[\w-]+)*"),
+    # @handles, bare ``@domain.com`` and #hashtags (``#1`` is ``#`` + number, as in EWT).
+    ("handle", rf"@{_WORD}++(?:[.-]{_WORD}++)*|#(?=[^\W\d_]){_WORD}++"),
+    # Known abbreviations (``Mr.``, ``Inc.``, ``etc.``); ``No.`` only before a number. At
+    # the very end of the text the period is split off instead, because both corpora
+    # let the sentence-final period absorb the abbreviation's (``Acme Corp .``).
+    ("abbreviation", rf"(?:(?:{_ABBREV_ALT})\.|No\.(?=\s*\d))(?!\w)(?!\s*[\"'”’)\]]*\s*\Z)"),
+    # Dotted acronyms: ``U.S.``, ``e.g.``, ``a.m.``, ``P.S.``, ``U.S`` without the last
+    # period, and with a hyphenated tail (``U.S.-led``).
+    ("acronym", r"[A-Za-z](?:\.[A-Za-z])+\.?(?:-[A-Za-z]+)*(?!\w)"),
     # Single-letter initials before a capitalised word: ``J. Smith``.
-    ("initial", rf"{_NOT_AFTER_WORD}[A-Z]\.(?=[^\S\n]+[A-Z])"),
+    ("initial", r"[A-Z]\.(?=[^\S\n]+[A-Z])"),
     # Numbered-list markers at the start of a line: ``1. Marcel Wust``.
     ("list_marker", r"(?<![^\n])\d{1,3}\.(?=[^\S\n])"),
     # Currency prefixes glued to ``$``: ``US$``, ``C$``.
-    ("currency", rf"{_NOT_AFTER_WORD}(?:US|C|A|HK|NZ|S|NT)\$"),
-    # A word that ends in n't: ``do``|``n't``, ``ca``|``n't``.
-    ("nt_stem", rf"{_WORD}+(?=(?i:n[{_APOS}]t){_NOT_BEFORE_WORD})"),
-    # cannot / gonna / dont and friends, first part.
-    ("split_stem", rf"{_NOT_AFTER_WORD}{_SPLIT_STEMS}"),
+    ("currency", r"(?:US|C|A|HK|NZ|S|NT)\$"),
+    # Letter/letter shorthands of informal text, whole as in EWT: ``b/c``, ``w/o``, ``w/``.
+    ("slash_abbrev", r"[A-Za-z]/[A-Za-z](?!\w)|[Ww]/(?!\S)"),
+    # A word that ends in n't: ``do``|``n't``, ``ca``|``n't``. The possessive lookahead
+    # rejects words without an apostrophe after one scan.
+    ("nt_stem", rf"[A-Za-z](?=[A-Za-z]*+[{_APOS}])[A-Za-z]*(?=(?i:n[{_APOS}]t)(?!\w))"),
+    # cannot / gonna / dont / im / thats, first part.
+    ("split_stem", _SPLIT_STEMS),
     # Clitics: 's 'm 'd 'll 're 've n't. The word rule stops in front of them.
-    ("clitic", rf"{_CLITIC}{_NOT_BEFORE_WORD}"),
-    # Second part of cannot / gonna / dont.
-    ("split_tail", rf"(?<=\w){_SPLIT_TAILS}{_NOT_BEFORE_WORD}"),
+    ("clitic", rf"{_CLITIC}(?!\w)"),
+    # Second part of cannot / gonna / dont / im / thats.
+    ("split_tail", r"(?<=\w)(?:(?i:not|na|ta|nt|s)|m|ve)(?!\w)"),
     # Signed or leading-dot numbers at a token start: ``-5``, ``+44``, ``.496``.
-    ("signed_number", rf"{_NOT_AFTER_WORD}(?:[+-]\.?|\.)(?=\d){_WORD_BODY}"),
+    ("signed_number", rf"(?:[+-]\.?|\.)(?=\d){_WORD_BODY}"),
     # Words, numbers, hyphenated compounds, dotted names.
     ("word", _WORD_BODY),
     # CJK: one ideograph per token, kana runs whole.
     ("han", f"[{_HAN}]"),
     ("kana", f"[{_KANA}]+"),
     # Emoticons, only when not glued to a following word (``Note:Delivery``).
-    ("emoticon", rf"(?:[:;=][-^o']?[)(\]\[DPp/\\|]|<3){_NOT_BEFORE_WORD}"),
+    ("emoticon", r"(?:[:;=][-^o']?[)(\]\[DPp/\\|]|<3)(?!\w)"),
     # Ellipses and repeated punctuation stay one token: ``...``, ``!!``, ``?!``, ``--``.
     ("punct_run", r"\.{2,}|…+|[!?]{2,}|-{2,}|(?P<rc>[*=_~+<>#$\\/`'^])(?P=rc)+"),
     # Regional-indicator pairs are flags.
@@ -198,7 +217,16 @@ _RULES: list[tuple[str, str]] = [
     ("symbol", rf"[^{_SEP}{_CTRL}][{_EMOJI_MOD}{_MARKS}]*"),
 ]
 
-_TOKEN_RE = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _RULES))
+# The production pattern has no group around each alternative: a group in front would
+# defeat the engine's one-character pre-check of alternatives and costs ~40% speed.
+# ``punct_run`` holds the only group, for its back-reference.
+_TOKEN_RE = re.compile("|".join(pattern for _, pattern in _RULES))
+
+
+@functools.cache
+def _named_token_re() -> re.Pattern[str]:
+    """The same rules with one named group each, for ``explain``."""
+    return re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _RULES))
 
 
 def tokenize_words(text: str) -> list[Token]:
@@ -207,32 +235,23 @@ def tokenize_words(text: str) -> list[Token]:
     Every token satisfies ``text[t.start:t.end] == t.text``; tokens are non-empty, in
     order, non-overlapping and never contain whitespace or zero-width separators.
     """
-    return [Token(m.group(), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    return [Token(m[0], m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
 def explain(text: str) -> list[tuple[Token, str]]:
     """Each token with the name of the rule that produced it (for debugging rules)."""
-    return [(Token(m.group(), m.start(), m.end()), m.lastgroup or "") for m in _TOKEN_RE.finditer(text)]
+    return [(Token(m[0], m.start(), m.end()), m.lastgroup or "") for m in _named_token_re().finditer(text)]
 
 
 # --------------------------------------------------------------------------------------
 # Sentence splitting
 # --------------------------------------------------------------------------------------
 
-_TERMINAL_CHARS = frozenset(".!?…")
+_TERMINALS = ".!?…"  # a token made only of these ends a sentence
 _CJK_TERMINALS = frozenset({"。", "！", "？", "｡"})
-_CLOSERS = frozenset({'"', "'", "”", "’", "»", ")", "]", "}", "''", "›"})
-_OPENERS = frozenset("\"'“‘«([{¿¡`")
+_CLOSERS = frozenset({'"', "'", "”", "’", "»", "›", ")", "]", "}", "''"})
+_OPENERS = frozenset("\"'“‘«‹([{¿¡`")
 _BLANK_LINE = re.compile(r"\n[^\S\n]*\n|\u2029")
-
-
-def _is_terminal(token: str) -> bool:
-    return all(ch in _TERMINAL_CHARS for ch in token)
-
-
-def _starts_sentence(token: str) -> bool:
-    first = token[0]
-    return first.isupper() or first.isdigit() or first in _OPENERS
 
 
 def split_sentences(text: str, tokens: list[Token]) -> list[list[Token]]:
@@ -240,42 +259,51 @@ def split_sentences(text: str, tokens: list[Token]) -> list[list[Token]]:
 
     A sentence ends
 
-    * after a token made only of ``. ! ? …`` (so ``.``, ``?!``, ``...``), optionally
-      followed by closing quotes or brackets, when whitespace and then a token starting
-      with an upper-case letter, a digit or an opening quote/bracket follow;
+    * after a token made only of ``. ! ? …`` (so ``.``, ``?!``, ``...``), together with
+      any closing quotes or brackets glued to it, when a gap (whitespace) and then a
+      token starting with an upper-case letter, a digit or an opening quote/bracket
+      follow: ``He left. She stayed.`` but not ``3.5 p.c. rise`` or ``wait... what``;
     * after ``。！？`` whatever follows (CJK text has no spaces between sentences);
-    * at a blank line (two newlines with only whitespace between), always.
+    * at a blank line (two newlines with only whitespace between) or U+2029, always.
 
     Abbreviations and initials never end a sentence because the tokenizer keeps their
     period inside the token (``Mr.``, ``U.S.``, ``J.``), so they are not terminals. The
     price is that a sentence really ending in ``Inc.`` is merged with the next one;
-    both training corpora are sentence-split already, so this only affects raw text.
+    both training corpora come sentence-split, so this only affects raw service text.
+
+    One pass over the tokens; the gap between two tokens is only inspected (without
+    slicing) when the text contains a newline at all.
     """
     sentences: list[list[Token]] = []
     current: list[Token] = []
+    check_blank = "\n" in text or "\u2029" in text
+    blank_line = _BLANK_LINE.search
     pending = False  # a terminal (and maybe closers) was seen; decide at the next token
+    prev_end = 0
     for tok in tokens:
+        word = tok.text
         if current:
-            prev = current[-1]
-            gap = text[prev.end : tok.start]
-            split = False
-            if ("\n" in gap and _BLANK_LINE.search(gap)) or "\u2029" in gap:
-                split = True
-            elif pending:
-                # ``gap`` holds only skipped characters (separators, controls).
-                if tok.text in _CLOSERS and not gap:
-                    current.append(tok)
-                    continue
-                split = bool(gap) and _starts_sentence(tok.text)
-            if split:
+            gap = tok.start != prev_end
+            if check_blank and gap and blank_line(text, prev_end, tok.start):
                 sentences.append(current)
                 current = []
+            elif pending:
+                if not gap and word in _CLOSERS:
+                    current.append(tok)
+                    prev_end = tok.end
+                    continue
+                first = word[0]
+                if gap and (first.isupper() or first.isdigit() or first in _OPENERS):
+                    sentences.append(current)
+                    current = []
         current.append(tok)
-        pending = _is_terminal(tok.text) or tok.text in _CJK_TERMINALS
-        if tok.text in _CJK_TERMINALS:
+        prev_end = tok.end
+        if word in _CJK_TERMINALS:
             sentences.append(current)
             current = []
             pending = False
+        else:
+            pending = not word.strip(_TERMINALS)
     if current:
         sentences.append(current)
     return sentences

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.conftest import serving
+
+TEXTS = [
+    "Angela Merkel visited Paris on Monday.",
+    "The European Union rejected the German call to boycott British lamb.",
+    "Peter Blackburn lives in Brussels.",
+    "Shares of Apple Inc. rose 3 percent in New York trading.",
+    "I don't think so, said John Smith.",
+    "Manchester United beat Arsenal 2-1 at Old Trafford on Saturday.",
+    "Nothing to see here.",
+    "The U.S. Treasury and the IMF met in Washington.",
+]
+
+
+def labels_and_entities(body: dict) -> tuple[list, list]:
+    doc = body["documents"][0]
+    labels = [[{m: v["label"] for m, v in t["labels"].items()} for t in s] for s in doc["sentences"]]
+    ents = [(e["text"], e["label"], e["start"], e["end"], e["model"]) for e in doc["entities"]]
+    return labels, ents
+
+
+def test_concurrent_requests_share_batches_with_identical_results() -> None:
+    with serving(max_wait_ms=50.0) as client:
+        alone = [client.post("/tag", json={"text": t}).json() for t in TEXTS]
+        before = _batch_stats(client.get("/metrics").text)
+        results: dict[int, dict] = {}
+        barrier = threading.Barrier(len(TEXTS))
+
+        def call(i: int) -> None:
+            barrier.wait()
+            results[i] = client.post("/tag", json={"text": TEXTS[i]}).json()
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(len(TEXTS))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        after = _batch_stats(client.get("/metrics").text)
+        passes = after[0] - before[0]
+        requests = after[1] - before[1]
+        assert requests == len(TEXTS)
+        assert passes < len(TEXTS), "concurrent requests were not merged into shared forward passes"
+        for i in range(len(TEXTS)):
+            assert labels_and_entities(results[i]) == labels_and_entities(alone[i])
+            scores_a = [e["score"] for e in results[i]["documents"][0]["entities"]]
+            scores_b = [e["score"] for e in alone[i]["documents"][0]["entities"]]
+            assert scores_a == pytest.approx(scores_b, abs=1e-3)
+
+
+def _batch_stats(metrics: str) -> tuple[float, float]:
+    """(forward passes, requests served) from the batch-size histogram."""
+    count = total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith("tagger_batch_requests_count"):
+            count = float(line.split()[-1])
+        elif line.startswith("tagger_batch_requests_sum"):
+            total = float(line.split()[-1])
+    return count, total
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_real_uvicorn_process_answers_over_loopback(tmp_path: Path) -> None:
+    port = _free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = (tmp_path / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tagger", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        with httpx.Client(base_url=base, timeout=10) as http:
+            while True:
+                try:
+                    if http.get("/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    pytest.fail(f"server never became ready:\n{(tmp_path / 'server.log').read_text()}")
+                time.sleep(0.2)
+            r = http.post("/tag", json={"text": "Angela Merkel visited Paris."})
+            assert r.status_code == 200
+            ents = [(e["text"], e["label"]) for e in r.json()["documents"][0]["entities"]]
+            assert ents == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+            assert http.get("/health").json() == {"status": "alive"}
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)

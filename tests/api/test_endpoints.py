@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.api.conftest import serving
+
+NER, POS = "ner-en-conll03", "pos-en-ewt"
+
+
+def entities(response: dict, doc: int = 0, model: str = NER) -> list[tuple[str, str, int, int]]:
+    return [
+        (e["text"], e["label"], e["start"], e["end"])
+        for e in response["documents"][doc]["entities"]
+        if e["model"] == model
+    ]
+
+
+def test_tag_text_returns_entities_and_pos(client: TestClient) -> None:
+    text = "Angela Merkel visited Paris on Monday."
+    r = client.post("/tag", json={"text": text})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["models"] == [NER, POS]
+    assert entities(body) == [("Angela Merkel", "PER", 0, 13), ("Paris", "LOC", 22, 27)]
+    tokens = body["documents"][0]["sentences"][0]
+    assert [t["text"] for t in tokens] == ["Angela", "Merkel", "visited", "Paris", "on", "Monday", "."]
+    assert [t["labels"][POS]["label"] for t in tokens] == ["PROPN", "PROPN", "VERB", "PROPN", "ADP", "PROPN", "PUNCT"]
+    assert [t["labels"][NER]["label"] for t in tokens] == ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O"]
+    for t in tokens:
+        assert text[t["start"] : t["end"]] == t["text"]
+        assert 0.0 <= t["labels"][NER]["score"] <= 1.0
+    assert all(0.5 < e["score"] <= 1.0 for e in body["documents"][0]["entities"])
+
+
+def test_texts_tokens_and_model_selection(client: TestClient) -> None:
+    r = client.post("/tag", json={"texts": ["John lives in Berlin.", ""], "models": [NER]})
+    body = r.json()
+    assert r.status_code == 200 and body["models"] == [NER]
+    assert entities(body) == [("John", "PER", 0, 4), ("Berlin", "LOC", 14, 20)]
+    assert body["documents"][1] == {"id": None, "sentences": [], "entities": []}
+    assert set(body["documents"][0]["sentences"][0][0]["labels"]) == {NER}
+    r = client.post("/tag", json={"tokens": [["The", "European", "Commission", "said", "so"]], "models": [NER]})
+    assert entities(r.json()) == [("European Commission", "ORG", 4, 23)]
+
+
+def test_validation_errors(client: TestClient) -> None:
+    r = client.post("/tag", json={})
+    assert r.status_code == 422
+    assert "give exactly one of text, texts, tokens" in r.json()["detail"][0]["msg"]
+    r = client.post("/tag", json={"text": "a", "texts": ["b"]})
+    assert r.status_code == 422
+    r = client.post("/tag", json={"text": 5})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "text"]
+    r = client.post("/tag", json={"tokens": [["a", ""]]})
+    assert r.status_code == 422 and "non-empty" in r.json()["detail"][0]["msg"]
+    r = client.post("/tag", json={"text": "a", "extra": 1})
+    assert r.status_code == 422
+
+
+def test_unknown_model_lists_loaded_ones(client: TestClient) -> None:
+    r = client.post("/tag", json={"text": "a", "models": ["nope"]})
+    assert r.status_code == 422
+    assert r.json()["detail"] == f"unknown model(s) ['nope']; loaded: ['{NER}', '{POS}']"
+
+
+def test_limits_name_the_limit(client: TestClient) -> None:
+    r = client.post("/tag", json={"texts": ["a"] * 5})
+    assert r.status_code == 422 and r.json()["detail"] == "5 documents; limit max_texts=4"
+    r = client.post("/tag", json={"text": "a" * 501})
+    assert r.status_code == 422 and r.json()["detail"] == "document 0 has 501 characters; limit max_chars=500"
+    r = client.post("/tag", json={"texts": ["a " * 120, "b " * 120]})
+    assert r.status_code == 422 and r.json()["detail"] == "240 tokens after tokenization; limit max_tokens=200"
+    r = client.post("/tag", content=b'{"text": "' + b"a" * 30_000 + b'"}', headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "max_body_bytes=20000" in r.json()["detail"]
+
+
+def test_bad_bytes_and_json(client: TestClient) -> None:
+    headers = {"content-type": "application/json"}
+    r = client.post("/tag", content=b'{"text": "\xff\xfe"}', headers=headers)
+    assert r.status_code == 400
+    r = client.post("/tag", content=b'{"text": ', headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
+    r = client.post("/tag", content=b"text=hello", headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x\ud800y",
+        "\udfff",
+        "\x00\x01\x02",
+        "\u200b\u200d",
+        "👩‍👩‍👧 🇩🇪",
+        "e\u0301",
+        "東京で会った",
+        "\r\n\t ",
+        " " * 400,
+    ],
+)
+def test_odd_input_never_500(client: TestClient, text: str) -> None:
+    raw = json.dumps({"text": text}).encode("ascii")  # lone surrogates travel as \\ud800 escapes
+    r = client.post("/tag", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 200, r.text
+    for sentence in r.json()["documents"][0]["sentences"]:
+        for token in sentence:
+            assert text[token["start"] : token["end"]] == token["text"]
+
+
+def test_validation_error_with_surrogate_does_not_echo_input(client: TestClient) -> None:
+    raw = b'{"text": ["\\ud800"], "secret\\udc00": 1}'
+    r = client.post("/tag", content=raw, headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert "input" not in r.text
+
+
+def test_health_ready_models_metrics(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "alive"}
+    assert client.get("/ready").json()["status"] == "ready"
+    models = {m["name"]: m for m in client.get("/models").json()}
+    assert models[NER]["task"] == "ner" and "B-PER" in models[NER]["labels"]
+    assert models[POS]["task"] == "pos" and "NOUN" in models[POS]["labels"]
+    assert models[NER]["dev_score"] > 0.9 and models[NER]["device"] == "cpu"
+    client.post("/tag", json={"text": "Paris"})
+    metrics = client.get("/metrics").text
+    assert 'tagger_requests_total{route="/tag",status="200"}' in metrics
+    assert "tagger_request_latency_seconds_bucket" in metrics
+    assert "tagger_batch_requests_bucket" in metrics
+    assert "tagger_queue_depth" in metrics
+    assert "tagger_tokens_total" in metrics
+
+
+def test_openapi_has_examples(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()
+    assert schema["components"]["schemas"]["TagRequest"]["examples"][0] == {
+        "text": "Angela Merkel visited Paris on Monday."
+    }
+
+
+def test_not_ready_until_models_load(tmp_path: object) -> None:
+    app = create_app(Settings(models=["/nonexistent/model"]))  # type: ignore[list-item]
+    with TestClient(app) as c:
+        for _ in range(100):
+            if app.state.service.load_error:
+                break
+            time.sleep(0.02)
+        r = c.get("/ready")
+        assert r.status_code == 503 and "no such model directory" in r.json()["detail"]
+        assert c.get("/health").status_code == 200
+        r = c.post("/tag", json={"text": "a"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+
+
+def test_full_queue_answers_503_at_once() -> None:
+    import threading
+    import time
+
+    with serving(max_queue=1) as client:
+        batcher = client.app.state.service.batcher  # type: ignore[attr-defined]
+        gate = threading.Event()
+        original = batcher._run
+
+        def slow(docs, models):  # type: ignore[no-untyped-def]
+            gate.wait(5)
+            return original(docs, models)
+
+        batcher._run = slow
+        results: list[int] = []
+
+        def call() -> None:
+            results.append(client.post("/tag", json={"text": "a b"}).status_code)
+
+        threads = [threading.Thread(target=call) for _ in range(4)]
+        for t in threads:
+            t.start()
+            time.sleep(0.1)
+        r = client.post("/tag", json={"text": "a b"})
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "overloaded" in r.json()["detail"]
+        gate.set()
+        for t in threads:
+            t.join()
+        assert 503 in results and 200 in results

@@ -1,0 +1,231 @@
+"""Tests for ``tagger.tokenize``: corpus conventions, sentence splitting, offset invariants.
+
+The expected tokens follow the training corpora (CoNLL-2003 / UD English EWT, Penn
+Treebank style). The invariant tests guard what the service relies on for any input:
+``text[t.start:t.end] == t.text``, tokens in order, non-overlapping, non-empty, with
+no whitespace or zero-width separators inside.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tagger.tokenize import Token, split_sentences, tokenize, tokenize_words
+
+SEPARATORS = "\u200b\u200c\u200d\u2060\ufeff"
+_DROPPED = re.compile(r"[\s\u200b-\u200d\u2060\ufeff\x00-\x1f\x7f-\x9f]")
+
+
+def words(text: str) -> list[str]:
+    return [t.text for t in tokenize_words(text)]
+
+
+def sentences(text: str) -> list[list[str]]:
+    return [[t.text for t in sent] for sent in tokenize(text)]
+
+
+def check_invariants(text: str, tokens: list[Token]) -> None:
+    """The offset contract, plus coverage: only separators and control characters are dropped."""
+    prev_end = 0
+    for tok in tokens:
+        assert tok.text, tok
+        assert text[tok.start : tok.end] == tok.text, tok
+        assert prev_end <= tok.start < tok.end, tok
+        assert not any(ch.isspace() or ch in SEPARATORS for ch in tok.text), tok
+        prev_end = tok.end
+    assert "".join(t.text for t in tokens) == _DROPPED.sub("", text)
+
+
+# --- corpus conventions ------------------------------------------------------------------
+
+EXPECTED = [
+    # punctuation split off
+    ("Paris.", ["Paris", "."]),
+    ('"Hello," she said.', ['"', "Hello", ",", '"', "she", "said", "."]),
+    ("The team (Leicestershire) won [again]; fine: yes?", ["The", "team", "(", "Leicestershire", ")", "won", "[", "again", "]", ";", "fine", ":", "yes", "?"]),  # fmt: skip
+    # clitics, straight and typographic apostrophes
+    ("John's dog doesn't bark and I can't hear it.", ["John", "'s", "dog", "does", "n't", "bark", "and", "I", "ca", "n't", "hear", "it", "."]),  # fmt: skip
+    ("I'm sure they'll say we're fine, you've seen it, he'd go.", ["I", "'m", "sure", "they", "'ll", "say", "we", "'re", "fine", ",", "you", "'ve", "seen", "it", ",", "he", "'d", "go", "."]),  # fmt: skip
+    ("Don’t worry, it’s John’s.", ["Do", "n’t", "worry", ",", "it", "’s", "John", "’s", "."]),
+    ("The players' union met O'Neill in rock'n'roll's home.", ["The", "players", "'", "union", "met", "O'Neill", "in", "rock'n'roll", "'s", "home", "."]),  # fmt: skip
+    ("I cannot, I'm gonna, dont.", ["I", "can", "not", ",", "I", "'m", "gon", "na", ",", "do", "nt", "."]),
+    # URLs and e-mail addresses stay whole, trailing punctuation does not
+    ("See https://example.com/a?b=1, or www.x.org.", ["See", "https://example.com/a?b=1", ",", "or", "www.x.org", "."]),  # fmt: skip
+    ("Mail jane.doe+news@example.co.uk (or @bob) today.", ["Mail", "jane.doe+news@example.co.uk", "(", "or", "@bob", ")", "today", "."]),  # fmt: skip
+    # numbers, dates, times, signs
+    ("It rose 3.14% to 1,000,000 at 10:30 on 1996-08-22, down -5 from $20.", ["It", "rose", "3.14", "%", "to", "1,000,000", "at", "10:30", "on", "1996-08-22", ",", "down", "-5", "from", "$", "20", "."]),  # fmt: skip
+    # abbreviations and initials keep their period
+    ("Mr. and Mrs. Smith met Dr. J. Jones of Acme Inc. in the U.S. on Sept. 3, e.g. today.", ["Mr.", "and", "Mrs.", "Smith", "met", "Dr.", "J.", "Jones", "of", "Acme", "Inc.", "in", "the", "U.S.", "on", "Sept.", "3", ",", "e.g.", "today", "."]),  # fmt: skip
+    # ...except at the very end of the text, where the corpora split the period off
+    ("He works for Acme Corp.", ["He", "works", "for", "Acme", "Corp", "."]),
+    # hyphenated words stay whole (CoNLL convention)
+    ("A well-known, state-of-the-art design by al-Ani.", ["A", "well-known", ",", "state-of-the-art", "design", "by", "al-Ani", "."]),  # fmt: skip
+    # ellipses and repeated punctuation are one token
+    ("Wait... what?! No!!! -- really", ["Wait", "...", "what", "?!", "No", "!!!", "--", "really"]),
+    # emoji, emoticons, flags and symbols are their own tokens
+    ("Great job👍🏽❤️ 🇩🇪 :) © 2024", ["Great", "job", "👍🏽", "❤️", "🇩🇪", ":)", "©", "2024"]),
+    # CJK: one token per ideograph, kana runs whole
+    ("東京に行きました。", ["東", "京", "に", "行", "きました", "。"]),
+    # combining marks stay inside their word; zero-width characters separate
+    ("cafe\u0301 na\u00efve x\u200by", ["cafe\u0301", "na\u00efve", "x", "y"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), EXPECTED, ids=[t[:24] for t, _ in EXPECTED])
+def test_expected_tokens(text: str, expected: list[str]) -> None:
+    tokens = tokenize_words(text)
+    assert [t.text for t in tokens] == expected
+    check_invariants(text, tokens)
+
+
+def test_offsets_are_string_indices() -> None:
+    text = "Hi 👋 café, John's."
+    assert tokenize_words(text) == [
+        Token("Hi", 0, 2),
+        Token("👋", 3, 4),
+        Token("café", 5, 9),
+        Token(",", 9, 10),
+        Token("John", 11, 15),
+        Token("'s", 15, 17),
+        Token(".", 17, 18),
+    ]
+
+
+def test_token_is_frozen() -> None:
+    tok = Token("a", 0, 1)
+    with pytest.raises(AttributeError):
+        tok.text = "b"  # type: ignore[misc]
+
+
+# --- sentence splitting ------------------------------------------------------------------
+
+SPLITS = [
+    ("Mr. Smith went to Washington. He left.", [["Mr.", "Smith", "went", "to", "Washington", "."], ["He", "left", "."]]),
+    ("U.S. officials met. Then they left.", [["U.S.", "officials", "met", "."], ["Then", "they", "left", "."]]),
+    ("Is it? Yes! Sure.", [["Is", "it", "?"], ["Yes", "!"], ["Sure", "."]]),
+    ('He said "Stop." Then he left.', [["He", "said", '"', "Stop", ".", '"'], ["Then", "he", "left", "."]]),
+    ("It rose 3.5 p.c. in March. 2 more rose.", [["It", "rose", "3.5", "p.c.", "in", "March", "."], ["2", "more", "rose", "."]]),  # fmt: skip
+    ("I waited... Then it came.", [["I", "waited", "..."], ["Then", "it", "came", "."]]),
+    ("Wait... what now.", [["Wait", "...", "what", "now", "."]]),
+    ("J. Smith arrived. lower case stays.", [["J.", "Smith", "arrived", ".", "lower", "case", "stays", "."]]),
+    ("Done.(Really) no.", [["Done", ".", "(", "Really", ")", "no", "."]]),
+    ("first line\n\nsecond line", [["first", "line"], ["second", "line"]]),
+    ("first\r\n \r\nsecond", [["first"], ["second"]]),
+    ("one\ntwo", [["one", "two"]]),
+    ("東京です。大阪です。", [["東", "京", "です", "。"], ["大", "阪", "です", "。"]]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SPLITS, ids=[t[:24] for t, _ in SPLITS])
+def test_sentence_splitting(text: str, expected: list[list[str]]) -> None:
+    assert sentences(text) == expected
+
+
+@pytest.mark.parametrize("text", ["", " ", "\n\n", "\t\r\n ", "\u200b\ufeff\u2060", "\x00\x1f"])
+def test_empty_or_blank_input(text: str) -> None:
+    assert tokenize(text) == []
+    assert tokenize_words(text) == []
+
+
+def test_split_sentences_on_given_tokens() -> None:
+    text = "A b. C d."
+    tokens = tokenize_words(text)
+    assert split_sentences(text, tokens) == [tokens[:3], tokens[3:]]
+    assert split_sentences(text, []) == []
+
+
+# --- invariants --------------------------------------------------------------------------
+
+AWKWARD = [
+    "",
+    " ",
+    "\t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u2028\u2029\u3000",
+    "\u200b",
+    "a\u200bb\u200cc\u200dd\u2060e\ufefff",
+    "\x00",
+    "a\x00b\x7fc\x9fd",
+    "\ud800",
+    "a\ud800b\udfffc",
+    "\udfff\ud800's",
+    "e\u0301",
+    "\u0301",
+    "\u0301abc \u20e3",
+    "हिन्दी",
+    "👨\u200d👩\u200d👧\u200d👦",
+    "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f",
+    "🇺🇸🇬🇧🇩",
+    "1\ufe0f\u20e3",
+    "line\r\nline\r\n\r\nnext",
+    "don't'",
+    "''",
+    "'s",
+    "n't",
+    "n'tn't",
+    "...",
+    "U.S.",
+    "http://",
+    "http://a\x00b",
+    "www.",
+    "@",
+    "a@b",
+    "#",
+    "--",
+    "-.5",
+    "+.",
+    ":)",
+    "Mr.",
+    "Inc.\"",
+    "1.\n2. x",
+    "\ufffd\uffff\U0010ffff",
+    "ℌ ǅ ﬁ",
+    "-" * 500,
+    "a" * 5000,
+    "." * 500,
+    "a-" * 300,
+    "x'" * 300,
+    "東" * 50 + "ひらがな" * 10,
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD, ids=[ascii(t)[:24] for t in AWKWARD])
+def test_invariants_on_awkward_strings(text: str) -> None:
+    tokens = tokenize_words(text)
+    check_invariants(text, tokens)
+    assert [t for sent in tokenize(text) for t in sent] == tokens
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_invariants_property(text: str) -> None:
+    tokens = tokenize_words(text)
+    check_invariants(text, tokens)
+    sents = tokenize(text)
+    assert all(sents)
+    assert [t for sent in sents for t in sent] == tokens
+
+
+_AWKWARD_CHARS = list(
+    "aZ09 .,'’\"-_@#/:;!?()\t\n\r\x00\x1f\x7f\u0301\u20e3\ufe0f\u200b\u200c\u200d\u2060\ufeff\ud800\udfff"
+    "東ひ👍🏽🇩🇪é\U000e0067"
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.sampled_from(_AWKWARD_CHARS) | st.characters(exclude_categories=())))
+def test_invariants_property_awkward_alphabet(text: str) -> None:
+    """Like above, but dense in separators, marks, controls, emoji parts and lone surrogates."""
+    tokens = tokenize_words(text)
+    check_invariants(text, tokens)
+    assert [t for sent in tokenize(text) for t in sent] == tokens
+
+
+def test_regex_whitespace_matches_str_isspace() -> None:
+    r"""The separator class relies on ``\s`` being exactly ``str.isspace``."""
+    space = re.compile(r"\s")
+    mismatches = [cp for cp in range(sys.maxunicode + 1) if bool(space.match(chr(cp))) != chr(cp).isspace()]
+    assert mismatches == []
