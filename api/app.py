@@ -21,10 +21,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.batcher import MicroBatcher, Overloaded
 from api.metrics import Metrics
-from api.schemas import EXAMPLE_TEXT, DocumentOut, ErrorOut, ModelInfo, TagRequest, TagResponse
+from api.schemas import EXAMPLE_TEXT, ErrorOut, ModelInfo, TagRequest, TagResponse
 from api.settings import Settings
 from tagger.errors import TaggerError
 from tagger.predict import Predictor
+from tagger.schema import DocumentOut
 
 log = logging.getLogger("tagger.api")
 ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")

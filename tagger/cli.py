@@ -7,16 +7,20 @@ config file is optional and any value in it can be overridden on the command lin
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tagger.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, set_field
 from tagger.errors import TaggerError
+
+if TYPE_CHECKING:
+    from tagger.tagfiles import InputFormat
 
 SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
 
@@ -121,6 +125,59 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tag(args: argparse.Namespace) -> int:
+    from tagger.predict import Predictor
+    from tagger.resources import default_model_paths
+    from tagger.tagfiles import tag_stream
+
+    input_format = args.input_format or _format_from_name(args.input)
+    predictor = Predictor.load(
+        args.model or default_model_paths(),
+        device=args.device,
+        threads=args.threads or None,
+        batch_tokens=args.batch_tokens,
+    )
+    with contextlib.ExitStack() as stack:
+        if args.input == "-":
+            source, name = sys.stdin.buffer, "<stdin>"
+        else:
+            try:
+                source, name = stack.enter_context(open(args.input, "rb")), args.input
+            except OSError as exc:
+                raise TaggerError(f"{args.input}: cannot read: {exc.strerror}") from None
+        if args.output == "-":
+            out = sys.stdout
+        else:
+            try:
+                out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="\n"))
+            except OSError as exc:
+                raise TaggerError(f"{args.output}: cannot write: {exc.strerror}") from None
+        stats = tag_stream(
+            predictor,
+            source,
+            out,
+            name,
+            input_format,
+            args.output_format,
+            skip_errors=args.skip_errors,
+            progress=not args.quiet and sys.stderr.isatty(),  # the bar goes to stderr
+        )
+    if not args.quiet:
+        rate = stats.tokens / max(stats.seconds, 1e-9)
+        skipped = f", {stats.skipped} bad records skipped" if stats.skipped else ""
+        print(
+            f"tagged {stats.documents} documents, {stats.tokens} tokens in {stats.seconds:.1f}s "
+            f"({rate:,.0f} tokens/s){skipped}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _format_from_name(path: str) -> InputFormat:
+    formats: dict[str, InputFormat] = {".jsonl": "jsonl", ".conllu": "conllu", ".conll": "conll"}
+    return next((fmt for suffix, fmt in formats.items() if path.endswith(suffix)), "text")
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     # The service lives in the `api` package; the library itself never imports web code.
     try:
@@ -160,6 +217,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", help="model directory")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("tag", help="tag a file (text, lines, JSONL, CoNLL, CoNLL-U) into JSONL or CoNLL")
+    p.add_argument("input", help="input file, or - for stdin")
+    p.add_argument("-o", "--output", default="-", help="output file, or - for stdout (default)")
+    p.add_argument("--model", action="append", help="model directory (repeatable; default: the shipped models)")
+    p.add_argument(
+        "--input-format",
+        choices=["text", "lines", "jsonl", "conll", "conllu"],
+        help="text: documents separated by blank lines; lines: one document per line; jsonl: {id, text} "
+        "records; conll/conllu: pre-tokenized sentences (default: from the file name, else text)",
+    )
+    p.add_argument("--output-format", choices=["jsonl", "conll", "conllu"], default="jsonl")
+    p.add_argument("--batch-tokens", type=int, default=4096, help="token budget of one forward pass")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--skip-errors", action="store_true", help="report bad records and go on instead of stopping")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
+    p.set_defaults(func=cmd_tag)
 
     p = sub.add_parser("serve", help="serve models over HTTP (POST /tag)")
     p.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,254 @@
+"""``tagger tag``: stream documents from a file through the Predictor into JSONL or CoNLL.
+
+Input is read record by record and tagged in chunks of about ``chunk_tokens`` tokens,
+so memory stays flat however large the file. Output is flushed after each chunk;
+when a bad record stops the run, every document before it is tagged and written
+first, so the output is complete up to the last whole document.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import IO, Literal
+
+from tqdm import tqdm
+
+from tagger.documents import TaggedDocument
+from tagger.errors import CorpusError
+from tagger.predict import Predictor, PreparedDocument
+from tagger.schema import DocumentOut
+
+InputFormat = Literal["text", "lines", "jsonl", "conll", "conllu"]
+OutputFormat = Literal["jsonl", "conll", "conllu"]
+
+
+@dataclass
+class Record:
+    """One input document: raw text, or one pre-tokenized sentence (CoNLL input)."""
+
+    line: int  # 1-based line where the record starts
+    id: str | None = None
+    text: str | None = None
+    tokens: list[str] | None = None
+    columns: list[list[str]] | None = None  # CoNLL: the original columns of every token line
+    error: str | None = None  # set for a bad record
+
+
+@dataclass
+class TagStats:
+    documents: int = 0
+    tokens: int = 0
+    skipped: int = 0
+    seconds: float = 0.0
+
+
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
+    """(line number, decoded line or None, error) — decoding is strict, per line."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+            continue
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        yield number, line.rstrip("\r\n"), ""
+
+
+def read_records(stream: IO[bytes], fmt: InputFormat) -> Iterator[Record]:
+    """Records of the input; a bad one comes with ``error`` set (the caller decides)."""
+    if fmt == "lines":
+        for number, line, err in _lines(stream):
+            yield Record(number, text=line, error=err or None)
+    elif fmt == "jsonl":
+        for number, line, err in _lines(stream):
+            if err or line is None:
+                yield Record(number, error=err)
+            elif line.strip():
+                yield _json_record(number, line)
+    elif fmt == "text":
+        yield from _paragraphs(stream)
+    else:
+        yield from _conll_sentences(stream, fmt)
+
+
+def _json_record(number: int, line: str) -> Record:
+    try:
+        data = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Record(number, error=f"invalid JSON: {exc.msg} at column {exc.colno}")
+    if not isinstance(data, dict):
+        return Record(number, error="expected a JSON object with a 'text' field")
+    text = data.get("text")
+    if not isinstance(text, str):
+        problem = "missing field 'text'" if "text" not in data else "field 'text' must be a string"
+        return Record(number, error=problem)
+    doc_id = data.get("id")
+    if doc_id is not None and not isinstance(doc_id, (str, int)):
+        return Record(number, error="field 'id' must be a string or an integer")
+    return Record(number, id=None if doc_id is None else str(doc_id), text=text)
+
+
+def _paragraphs(stream: IO[bytes]) -> Iterator[Record]:
+    """Documents separated by blank lines; inner newlines are kept."""
+    lines: list[str] = []
+    start = 0
+    for number, line, err in _lines(stream):
+        if err or line is None:
+            if lines:
+                yield Record(start, text="\n".join(lines))
+                lines = []
+            yield Record(number, error=err)
+            continue
+        if line.strip():
+            if not lines:
+                start = number
+            lines.append(line)
+        elif lines:
+            yield Record(start, text="\n".join(lines))
+            lines = []
+    if lines:
+        yield Record(start, text="\n".join(lines))
+
+
+def _conll_sentences(stream: IO[bytes], fmt: InputFormat) -> Iterator[Record]:
+    """Pre-tokenized sentences; the token is column 1 (CoNLL) or FORM (CoNLL-U)."""
+    rows: list[list[str]] = []
+    comments: list[str] = []
+    start = 0
+    bad: str | None = None
+
+    def flush() -> Record:
+        nonlocal rows, comments, bad
+        tokens = [r[1] if fmt == "conllu" else r[0] for r in rows]
+        record = Record(start, tokens=tokens, columns=rows, error=bad, id="\n".join(comments) or None)
+        rows, comments, bad = [], [], None
+        return record
+
+    for number, line, err in _lines(stream):
+        if line is not None and not line.strip():
+            if rows or bad:
+                yield flush()
+            comments = []
+            continue
+        if not rows and not bad:
+            start = number
+        if err or line is None:
+            bad = bad or f"line {number}: {err}"
+            continue
+        if fmt == "conll" and line.startswith("-DOCSTART-"):
+            continue
+        if fmt == "conllu":
+            if line.startswith("#"):
+                comments.append(line)
+                continue
+            columns = line.split("\t")
+            if len(columns) != 10:
+                bad = bad or f"line {number}: expected 10 tab-separated columns, found {len(columns)}"
+                continue
+            if "-" in columns[0] or "." in columns[0]:
+                continue  # multiword ranges and empty nodes carry no token of their own
+        else:
+            columns = line.split()
+        rows.append(columns)
+    if rows or bad:
+        yield flush()
+
+
+class Writer:
+    """Writes tagged documents in one output format."""
+
+    def __init__(self, out: IO[str], fmt: OutputFormat, models: Sequence[str]) -> None:
+        self.out, self.fmt, self.models = out, fmt, list(models)
+
+    def write(self, record: Record, doc: TaggedDocument) -> None:
+        if self.fmt == "jsonl":
+            self.out.write(DocumentOut.from_tagged(doc, record.id).model_dump_json() + "\n")
+            return
+        for s_index, sentence in enumerate(doc.sentences):
+            if self.fmt == "conllu":
+                if record.id and s_index == 0 and record.columns is not None:
+                    self.out.write(record.id + "\n")
+                if record.text is not None:
+                    self.out.write(f"# text = {' '.join(t.text for t in sentence)}\n")
+            for i, token in enumerate(sentence):
+                predicted = [token.labels[m].label for m in self.models]
+                if self.fmt == "conll":
+                    base = record.columns[i] if record.columns is not None else [token.text]
+                    self.out.write(" ".join([*base, *predicted]) + "\n")
+                else:
+                    self.out.write(self._conllu_line(record, i, token.text, predicted) + "\n")
+            self.out.write("\n")
+
+    def _conllu_line(self, record: Record, i: int, form: str, predicted: list[str]) -> str:
+        if record.columns is not None and len(record.columns[i]) == 10:
+            columns = list(record.columns[i])
+        else:
+            columns = [str(i + 1), form, "_", "_", "_", "_", "_", "_", "_", "_"]
+        misc = [] if columns[9] == "_" else [columns[9]]
+        misc += [f"{m}={label}" for m, label in zip(self.models, predicted, strict=True)]
+        columns[9] = "|".join(misc)
+        return "\t".join(columns)
+
+
+def tag_stream(
+    predictor: Predictor,
+    source: IO[bytes],
+    out: IO[str],
+    source_name: str,
+    input_format: InputFormat = "text",
+    output_format: OutputFormat = "jsonl",
+    skip_errors: bool = False,
+    chunk_tokens: int = 20_000,
+    progress: bool = False,
+    log: IO[str] = sys.stderr,
+) -> TagStats:
+    """Tag every record of ``source``; raise ``CorpusError`` on the first bad record
+    unless ``skip_errors`` (then report it on ``log`` and go on)."""
+    models = list(predictor.models)
+    writer = Writer(out, output_format, models)
+    stats = TagStats()
+    started = time.perf_counter()
+    bar = tqdm(disable=not progress, unit="doc", file=sys.stderr, dynamic_ncols=True)
+    pending: list[tuple[Record, PreparedDocument]] = []
+    pending_tokens = 0
+
+    def flush() -> None:
+        nonlocal pending, pending_tokens
+        if not pending:
+            return
+        tagged = predictor.tag_prepared([p for _, p in pending])
+        for (record, _), doc in zip(pending, tagged, strict=True):
+            writer.write(record, doc)
+        out.flush()
+        stats.documents += len(pending)
+        stats.tokens += pending_tokens
+        bar.update(len(pending))
+        elapsed = time.perf_counter() - started
+        bar.set_postfix(tokens_per_s=f"{stats.tokens / max(elapsed, 1e-9):,.0f}")
+        pending, pending_tokens = [], 0
+
+    try:
+        for record in read_records(source, input_format):
+            if record.error is not None:
+                error = CorpusError(source_name, record.line, record.error)
+                if not skip_errors:
+                    flush()
+                    raise error
+                stats.skipped += 1
+                print(f"skipped {error}", file=log)
+                continue
+            prepared = predictor.prepare(record.tokens if record.tokens is not None else record.text or "")
+            pending.append((record, prepared))
+            pending_tokens += prepared.num_tokens
+            if pending_tokens >= chunk_tokens:
+                flush()
+        flush()
+    finally:
+        bar.close()
+        stats.seconds = time.perf_counter() - started
+    return stats
