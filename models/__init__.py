@@ -1,0 +1,1 @@
+"""The default models, installed with the wheel as the ``tagger_models`` package."""

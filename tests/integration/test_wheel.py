@@ -1,0 +1,81 @@
+"""Build the wheel, install it into a fresh virtual environment with the same script the
+Docker image uses, and run it from outside the checkout."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.api.test_batching_and_server import _free_port
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        cwd=tmp_path,
+    )
+    (wheel,) = (tmp_path / "dist").glob("tagger-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    python = tmp_path / "venv" / "bin" / "python"
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
+    subprocess.run(["sh", str(ROOT / "scripts" / "install_wheel.sh"), str(python), str(wheel)], check=True, env=env)
+    tagger = tmp_path / "venv" / "bin" / "tagger"
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+
+    done = subprocess.run(
+        [str(tagger), "tag", "-", "--input-format", "lines", "--quiet"],
+        input=b"Angela Merkel visited Paris.\n",
+        capture_output=True,
+        cwd=work,
+        env=env,
+        check=True,
+    )
+    doc = json.loads(done.stdout)
+    assert [(e["text"], e["label"], e["model"]) for e in doc["entities"]] == [
+        ("Angela Merkel", "PER", "ner-en-conll03"),
+        ("Paris", "LOC", "ner-en-conll03"),
+    ]
+    assert doc["sentences"][0][0]["labels"]["pos-en-ewt"]["label"] == "PROPN"
+
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(tagger), "serve", "--port", str(port)],
+        cwd=work,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    if http.get("/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline and server.poll() is None, "installed server never became ready"
+                time.sleep(0.2)
+            body = http.post("/tag", json={"text": "John lives in Berlin."}).json()
+            assert [(e["text"], e["label"]) for e in body["documents"][0]["entities"]] == [
+                ("John", "PER"),
+                ("Berlin", "LOC"),
+            ]
+            assert {m["name"] for m in http.get("/models").json()} == {"ner-en-conll03", "pos-en-ewt"}
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
