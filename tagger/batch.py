@@ -6,6 +6,7 @@ batches are capped by a token budget so a long document cannot blow up memory.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from tagger.vocab import Vocab, casing
+from tagger.vocab import Vocab
 
 
 @dataclass
@@ -47,24 +48,25 @@ def encode(
     """Encode tokenized sentences (each non-empty) into one padded batch."""
     lengths = [len(s) for s in sentences]
     batch, steps = len(sentences), max(lengths)
+    features = [vocab.features(t, max_word_chars) for sent in sentences for t in sent]
+    length_tensor = torch.tensor(lengths)
+    mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)  # (B, T)
     words = torch.zeros(batch, steps, dtype=torch.long)
     casings = torch.zeros(batch, steps, dtype=torch.long)
-    char_rows: list[list[int]] = []
-    for i, sent in enumerate(sentences):
-        words[i, : len(sent)] = torch.tensor([vocab.word_id(t) for t in sent])
-        casings[i, : len(sent)] = torch.tensor([casing(t) for t in sent])
-        char_rows.extend(vocab.char_ids(t, max_word_chars) or [1] for t in sent)
-    char_lengths = torch.tensor([len(r) for r in char_rows])
-    chars = torch.zeros(len(char_rows), int(char_lengths.max()), dtype=torch.long)
-    for j, row in enumerate(char_rows):
-        chars[j, : len(row)] = torch.tensor(row)
-    length_tensor = torch.tensor(lengths)
-    mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)
+    words[mask] = torch.tensor([f[0] for f in features])
+    casings[mask] = torch.tensor([f[1] for f in features])
+    char_lengths = torch.tensor([len(f[2]) for f in features])  # (N,)
+    flat = torch.tensor(list(itertools.chain.from_iterable(f[2] for f in features)))  # (sum of lengths,)
+    # Scatter the flat char ids into an (N, L) grid without a Python loop over tokens.
+    rows = torch.repeat_interleave(torch.arange(len(features)), char_lengths)
+    starts = torch.cumsum(char_lengths, 0) - char_lengths
+    cols = torch.arange(flat.numel()) - torch.repeat_interleave(starts, char_lengths)
+    chars = torch.zeros(len(features), int(char_lengths.max()), dtype=torch.long)  # (N, L)
+    chars[rows, cols] = flat
     label_tensor = None
     if labels is not None:
         label_tensor = torch.zeros(batch, steps, dtype=torch.long)
-        for i, tags in enumerate(labels):
-            label_tensor[i, : len(tags)] = torch.tensor(vocab.label_ids(tags))
+        label_tensor[mask] = torch.tensor([vocab.label_index[t] for tags in labels for t in tags])
     return Batch(words, casings, chars, char_lengths, mask, length_tensor, label_tensor)
 
 

@@ -109,20 +109,32 @@ class CRF(nn.Module):
         return paths * mask.long(), best_score
 
     def marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
-        """P(label_t = k | sentence) by forward-backward, (B, T, K); padding rows are 0."""
+        """P(label_t = k | sentence) by forward-backward, (B, T, K); padding rows are 0.
+
+        Runs in probability space with per-step normalisation (Rabiner's scaling): each
+        step is a (B, K) x (K, K) matrix product instead of a logsumexp over (B, K, K),
+        several times faster, and stable because every vector is rescaled to sum 1.
+        """
         trans, start, end = self._scores()
         steps = emissions.size(1)
-        alphas = [start + emissions[:, 0]]  # each (B, K)
+        trans_p = torch.exp(trans - trans.max())  # (K, K); forbidden moves become 0
+        emit_p = torch.exp(emissions - emissions.max(dim=2, keepdim=True).values)  # (B, T, K)
+        alpha = torch.exp(start - start.max()) * emit_p[:, 0]  # (B, K)
+        alpha = alpha / alpha.sum(1, keepdim=True)
+        alphas = [alpha]
         for t in range(1, steps):
-            nxt = torch.logsumexp(alphas[-1].unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
-            alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
-        log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
-        betas = [end.expand_as(alphas[0])]
+            nxt = (alpha @ trans_p) * emit_p[:, t]
+            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-30)
+            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+            alphas.append(alpha)
+        end_p = torch.exp(end - end.max()).expand_as(alpha)  # (B, K)
+        beta = end_p
+        betas = [beta]
         for t in range(steps - 2, -1, -1):
-            # beta_t(i) = logsumexp_j trans(i, j) + emit_{t+1}(j) + beta_{t+1}(j)
-            nxt = torch.logsumexp(trans + (emissions[:, t + 1] + betas[-1]).unsqueeze(1), dim=2)
-            betas.append(torch.where(mask[:, t + 1].unsqueeze(1), nxt, end.expand_as(nxt)))
-        alpha = torch.stack(alphas, dim=1)  # (B, T, K)
-        beta = torch.stack(betas[::-1], dim=1)  # (B, T, K)
-        probs = torch.exp(alpha + beta - log_z.view(-1, 1, 1))
+            nxt = (emit_p[:, t + 1] * beta) @ trans_p.t()
+            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-30)
+            beta = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_p)
+            betas.append(beta)
+        joint = torch.stack(alphas, dim=1) * torch.stack(betas[::-1], dim=1)  # (B, T, K), unnormalised
+        probs = joint / joint.sum(2, keepdim=True).clamp_min(1e-30)
         return probs * mask.unsqueeze(2)

@@ -26,12 +26,17 @@ class CharCNN(nn.Module):
         self.out_dim = filters
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
-        x = self.embed(chars).transpose(1, 2)  # (N, C, L)
-        h = self.conv(x)  # (N, F, L)
+        # The convolution as one matrix product over character windows: with few
+        # channels, this is several times faster on CPU than conv1d, and the same maths.
+        n, length = chars.shape
+        kernel, pad = self.conv.kernel_size[0], self.conv.padding[0]  # type: ignore[index]
+        x = nn.functional.pad(self.embed(chars), (0, 0, pad, pad))  # (N, L + 2p, C)
+        windows = x.unfold(1, kernel, 1).reshape(n, length, -1)  # (N, L, C * k)
+        h = windows @ self.conv.weight.reshape(self.out_dim, -1).t() + self.conv.bias  # (N, L, F)
         # Mask padded positions so a word's vector never depends on its batch-mates.
-        valid = torch.arange(chars.size(1), device=chars.device) < lengths.to(chars.device).unsqueeze(1)
-        h = h.masked_fill(~valid.unsqueeze(1), float("-inf"))
-        return h.max(dim=2).values  # (N, F)
+        valid = torch.arange(length, device=chars.device) < lengths.to(chars.device).unsqueeze(1)  # (N, L)
+        h = h.masked_fill(~valid.unsqueeze(2), float("-inf"))
+        return h.max(dim=1).values  # (N, F)
 
 
 class CharLSTM(nn.Module):

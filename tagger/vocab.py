@@ -55,6 +55,19 @@ class Vocab:
         self.word_index = {w: i for i, w in enumerate(self.words)}
         self.char_index = {c: i for i, c in enumerate(self.chars)}
         self.label_index = {t: i for i, t in enumerate(self.labels)}
+        self._features: dict[tuple[str, int], tuple[int, int, list[int]]] = {}
+
+    def features(self, token: str, max_chars: int) -> tuple[int, int, list[int]]:
+        """(word id, casing id, char ids) of a token, memoised: word frequencies are
+        Zipfian, so a small cache removes most of the per-token Python work."""
+        key = (token, max_chars)
+        found = self._features.get(key)
+        if found is None:
+            if len(self._features) >= 500_000:
+                self._features.clear()
+            found = (self.word_id(token), casing(token), self.char_ids(token, max_chars) or [1])
+            self._features[key] = found
+        return found
 
     def normalize(self, token: str) -> str:
         return token.lower() if self.lowercase else token
