@@ -42,29 +42,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.corpus_text import Span, align  # noqa: E402
 from tagger.corpus import read_conll, read_conllu  # noqa: E402
 from tagger.tokenize import tokenize, tokenize_words  # noqa: E402
-
-Span = tuple[int, int]
-_SKIP = re.compile(r"[\s\u200b-\u200d\u2060\ufeff]*")
-
-
-def align(text: str, forms: Sequence[str]) -> list[Span] | None:
-    """Character spans of ``forms`` laid left to right over ``text``, skipping whitespace.
-
-    Returns ``None`` when a form is not found where expected (the gold forms and the
-    text disagree, e.g. a typo-corrected form); such sentences are left out.
-    """
-    spans: list[Span] = []
-    pos = 0
-    for form in forms:
-        m = _SKIP.match(text, pos)
-        pos = m.end() if m else pos
-        if not text.startswith(form, pos):
-            return None
-        spans.append((pos, pos + len(form)))
-        pos += len(form)
-    return spans
 
 
 def shape(token: str) -> str:

@@ -23,16 +23,17 @@ class CharCNN(nn.Module):
         super().__init__()
         self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
         self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.kernel = kernel
         self.out_dim = filters
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
         # The convolution as one matrix product over character windows: with few
         # channels, this is several times faster on CPU than conv1d, and the same maths.
         n, length = chars.shape
-        kernel, pad = self.conv.kernel_size[0], self.conv.padding[0]  # type: ignore[index]
+        pad = self.kernel // 2
         x = nn.functional.pad(self.embed(chars), (0, 0, pad, pad))  # (N, L + 2p, C)
-        windows = x.unfold(1, kernel, 1).reshape(n, length, -1)  # (N, L, C * k)
-        h = windows @ self.conv.weight.reshape(self.out_dim, -1).t() + self.conv.bias  # (N, L, F)
+        windows = x.unfold(1, self.kernel, 1).reshape(n, length, -1)  # (N, L, C * k)
+        h = nn.functional.linear(windows, self.conv.weight.reshape(self.out_dim, -1), self.conv.bias)  # (N, L, F)
         # Mask padded positions so a word's vector never depends on its batch-mates.
         valid = torch.arange(length, device=chars.device) < lengths.to(chars.device).unsqueeze(1)  # (N, L)
         h = h.masked_fill(~valid.unsqueeze(2), float("-inf"))

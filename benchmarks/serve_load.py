@@ -1,0 +1,155 @@
+"""Load test of the real server on loopback: throughput and latency, batching on and off.
+
+Starts ``tagger serve`` as a separate process (one per setting), waits for /ready
+(start-up time), reads its resident memory, then drives it with an async HTTP client
+sending one-sentence requests (CoNLL-2003 dev sentences, detokenized) at a fixed
+concurrency, bounded by a request count and a time limit.
+
+The client shares the machine's two cores with the server, so absolute numbers are a
+floor; the comparison between settings is what the run is for.
+
+Usage: .venv/bin/python benchmarks/serve_load.py [--requests 1500] [--seconds 40]
+Writes benchmarks/results/serve_load.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
+    port = free_port()
+    env = {**os.environ, **env_overrides}
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tagger", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=base, timeout=5) as http:
+        while True:
+            try:
+                if http.get("/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during start-up")
+            time.sleep(0.02)
+    return proc, base, time.perf_counter() - started
+
+
+async def drive(base: str, texts: list[str], concurrency: int, requests: int, seconds: float) -> dict[str, Any]:
+    latencies: list[float] = []
+    tokens = errors = 0
+    issued = 0
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as client:
+
+        async def worker() -> None:
+            nonlocal tokens, errors, issued
+            while issued < requests and time.perf_counter() < deadline:
+                text = texts[issued % len(texts)]
+                issued += 1
+                t0 = time.perf_counter()
+                r = await client.post("/tag", json={"text": text})
+                latencies.append(time.perf_counter() - t0)
+                if r.status_code != 200:
+                    errors += 1
+                    continue
+                tokens += sum(len(s) for s in r.json()["documents"][0]["sentences"])
+
+        for _ in range(concurrency):  # warm the connections
+            await client.get("/health")
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "concurrency": concurrency,
+        "requests": len(latencies),
+        "errors": errors,
+        "seconds": round(elapsed, 2),
+        "requests_per_s": round(len(latencies) / elapsed, 1),
+        "tokens_per_s": round(tokens / elapsed),
+        "p50_ms": round(1000 * statistics.median(latencies), 1),
+        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1500, help="requests per run at concurrency 32")
+    parser.add_argument("--requests-serial", type=int, default=300, help="requests per run at concurrency 1")
+    parser.add_argument("--seconds", type=float, default=40, help="time limit per run")
+    parser.add_argument("--data", type=Path, default=DATA)
+    args = parser.parse_args()
+    texts = [s.text for s in conll_dev_text(args.data) if len(s.tokens) >= 5]
+    results: dict[str, Any] = {"runs": [], "cpu_count": os.cpu_count()}
+    for batching in ("true", "false"):
+        proc, base, startup = start_server({"TAGGER_BATCHING": batching})
+        try:
+            idle_rss = rss_mb(proc.pid)
+            for concurrency, count in ((1, args.requests_serial), (32, args.requests)):
+                run = asyncio.run(drive(base, texts, concurrency, count, args.seconds))
+                run["batching"] = batching == "true"
+                results["runs"].append(run)
+                print(json.dumps(run))
+            results.setdefault("server", []).append(
+                {
+                    "batching": batching == "true",
+                    "startup_to_ready_s": round(startup, 2),
+                    "rss_idle_mb": round(idle_rss, 1),
+                    "rss_peak_mb": round(rss_mb(proc.pid, "VmHWM"), 1),
+                }
+            )
+            print(json.dumps(results["server"][-1]))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
+    by = {(r["batching"], r["concurrency"]): r for r in results["runs"]}
+    results["speedup_at_32"] = round(by[(True, 32)]["requests_per_s"] / by[(False, 32)]["requests_per_s"], 2)
+    out = ROOT / "benchmarks" / "results" / "serve_load.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"batching speed-up at concurrency 32: {results['speedup_at_32']}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
