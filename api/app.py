@@ -69,9 +69,9 @@ class ServiceState:
             )
             if s.warmup:
                 predictor.tag([EXAMPLE_TEXT])
-        except (TaggerError, OSError) as exc:
-            self.load_error = str(exc)
-            log.error("cannot load models: %s", exc)
+        except Exception as exc:  # any failure must show on /ready rather than end the loader silently
+            self.load_error = str(exc) if isinstance(exc, (TaggerError, OSError)) else f"{type(exc).__name__}: {exc}"
+            log.error("cannot load models: %s", self.load_error)
             return
         self.predictor = predictor
         self.batcher = MicroBatcher(
@@ -116,28 +116,34 @@ class LimitsAndMetrics:
                     scope, receive, send_wrapper
                 )
                 return
-            received = 0
-
-            async def limited_receive() -> Message:
-                nonlocal received
+            # Read the body here, up to the limit (Content-Length may be absent or wrong),
+            # then replay it to the app.
+            body = b""
+            more = True
+            while more:
                 message = await receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise _TooLarge
-                return message
+                if message["type"] != "http.request":
+                    await self.app(scope, receive, send_wrapper)
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+                if len(body) > limit:
+                    await error(413, f"request body exceeds max_body_bytes={limit}")(scope, receive, send_wrapper)
+                    return
+            replayed = False
 
-            try:
-                await self.app(scope, limited_receive, send_wrapper)
-            except _TooLarge:
-                await error(413, f"request body exceeds max_body_bytes={limit}")(scope, receive, send_wrapper)
+            async def replay() -> Message:
+                nonlocal replayed
+                if replayed:
+                    return await receive()
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            await self.app(scope, replay, send_wrapper)
         finally:
             metrics = self.state.metrics
             metrics.requests.labels(route, str(status)).inc()
             metrics.latency.labels(route).observe(time.perf_counter() - started)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -194,21 +200,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             size = len(doc) if isinstance(doc, str) else sum(len(t) + 1 for t in doc)
             if size > s.max_chars:
                 return error(422, f"document {i} has {size} characters; limit max_chars={s.max_chars}")
+        models: list[str] | None = None
         if body.models is not None:
-            unknown = [m for m in body.models if m not in predictor.models]
-            if unknown or not body.models:
-                return error(422, f"unknown model(s) {unknown}; loaded: {sorted(predictor.models)}")
+            try:
+                # One canonical order, so requests naming the same models share batches.
+                models = [m.name for m in predictor.select(body.models)]
+            except TaggerError as exc:
+                return error(422, str(exc))
         prepared = [predictor.prepare(d) for d in documents]
         tokens = sum(d.num_tokens for d in prepared)
         if tokens > s.max_tokens:
             return error(422, f"{tokens} tokens after tokenization; limit max_tokens={s.max_tokens}")
         try:
             state.metrics.queue_depth.set(state.batcher.depth)
-            tagged = await state.batcher.submit(prepared, body.models)
+            tagged = await state.batcher.submit(prepared, models)
         except Overloaded as exc:
             return error(503, f"overloaded: {exc}; retry later", retry_after=1)
-        models = body.models or list(predictor.models)
-        out = TagResponse(models=models, documents=[DocumentOut.from_tagged(d) for d in tagged])
+        out = TagResponse(
+            models=models or list(predictor.models), documents=[DocumentOut.from_tagged(d) for d in tagged]
+        )
         return SafeJSONResponse(out.model_dump())
 
     @app.get("/health")

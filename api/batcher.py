@@ -65,6 +65,8 @@ class MicroBatcher:
     async def submit(self, documents: list[PreparedDocument], models: Sequence[str] | None) -> list[TaggedDocument]:
         job = _Job(documents, tuple(models) if models is not None else None, sum(d.num_tokens for d in documents))
         with self._cond:
+            if self._stopping:
+                raise Overloaded("server is shutting down")
             if len(self._pending) >= self._max_queue:
                 raise Overloaded(f"{len(self._pending)} requests already queued")
             self._pending.append(job)
@@ -101,20 +103,25 @@ class MicroBatcher:
             return jobs
 
     def _loop(self) -> None:
-        while (jobs := self._take()) is not None:
-            documents = [d for job in jobs for d in job.documents]
-            self._on_batch(len(jobs), sum(job.tokens for job in jobs))
-            try:
-                results = self._run(documents, jobs[0].models)
-            except Exception as exc:
-                for job in jobs:
-                    job.future.set_exception(exc)
+        while (taken := self._take()) is not None:
+            # A request whose client went away (its future cancelled) is dropped here;
+            # set_running_or_notify_cancel also makes the later set_result safe.
+            jobs = [job for job in taken if job.future.set_running_or_notify_cancel()]
+            if not jobs:
                 continue
-            position = 0
-            for job in jobs:
-                job.future.set_result(results[position : position + len(job.documents)])
-                position += len(job.documents)
+            try:
+                self._on_batch(len(jobs), sum(job.tokens for job in jobs))
+                results = self._run([d for job in jobs for d in job.documents], jobs[0].models)
+                position = 0
+                for job in jobs:
+                    job.future.set_result(results[position : position + len(job.documents)])
+                    position += len(job.documents)
+            except Exception as exc:  # every waiting request gets the error; the worker lives on
+                for job in jobs:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
         with self._cond:
             for job in self._pending:
-                job.future.set_exception(RuntimeError("server shutting down"))
+                if job.future.set_running_or_notify_cancel():
+                    job.future.set_exception(Overloaded("server is shutting down"))
             self._pending.clear()

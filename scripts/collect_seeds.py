@@ -10,8 +10,14 @@ import shutil
 import sys
 from pathlib import Path
 
+import torch
+
+from tagger import checkpoint
 from tagger.card import write_card
 from tagger.checkpoint import write_json
+from tagger.evaluate import evaluate
+from tagger.predict import Predictor
+from tagger.train import load_data
 
 SHIPPED_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "training_curves.png")
 
@@ -28,8 +34,16 @@ def main(shipped: str, target: str, runs: list[str]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
         shutil.copy2(Path(shipped) / name, out / name)
+    for path in out.iterdir():
+        path.chmod(0o644)
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["seeds"] = sorted(seeds, key=lambda s: s["seed"])
+    # Score the shipped files with the current inference code, so the card is exactly
+    # what `tagger evaluate` prints (training scored them with the code of its day).
+    loaded = checkpoint.load(out)
+    dev = load_data(metrics["data"]["dev"], loaded.config)
+    metrics["dev_at_training"] = metrics["dev"]["main"]
+    metrics["dev"] = evaluate(Predictor([loaded], torch.device("cpu")), loaded.name, dev)
     write_json(out / "metrics.json", metrics)
     write_card(out)
     print(f"{target}: shipped {shipped}; seeds {[round(s['dev_main'], 4) for s in seeds]}")

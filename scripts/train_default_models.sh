@@ -27,7 +27,7 @@ pos() {  # English UPOS, UD English EWT r2.16, GloVe 6B 50d
     --train "$DATA/ud_english_ewt/en_ewt-ud-train.conllu" --dev "$DATA/ud_english_ewt/en_ewt-ud-dev.conllu" \
     --embeddings "$DATA/glove/glove.6B.50d.top200k.txt.gz" \
     --licence "UD English EWT: CC BY-SA 4.0; GloVe 6B: PDDL 1.0" \
-    --head softmax --epochs 20 --patience 5 --output "$RUNS/pos-en-ewt-seed$1"
+    --head crf --dropout 0.33 --char-encoder lstm --epochs 25 --patience 5 --output "$RUNS/pos-en-ewt-seed$1"
 }
 
 for task in ner pos; do

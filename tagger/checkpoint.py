@@ -54,6 +54,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; model files are meant to be shared
     os.replace(tmp, path)
 
 
@@ -69,6 +70,7 @@ def save_weights(model: SequenceTagger, directory: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".model.safetensors.")
     os.close(fd)
     save_file(tensors, tmp, metadata={"format_version": str(FORMAT_VERSION)})
+    os.chmod(tmp, 0o644)
     os.replace(tmp, directory / "model.safetensors")
 
 

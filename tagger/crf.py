@@ -115,7 +115,11 @@ class CRF(nn.Module):
         step is a (B, K) x (K, K) matrix product instead of a logsumexp over (B, K, K),
         several times faster, and stable because every vector is rescaled to sum 1.
         """
-        trans, start, end = self._scores()
+        trans, start, end = (x.double() for x in self._scores())
+        dtype, emissions = (
+            emissions.dtype,
+            emissions.double(),
+        )  # float64: products of far-apart scores must not underflow
         steps = emissions.size(1)
         trans_p = torch.exp(trans - trans.max())  # (K, K); forbidden moves become 0
         emit_p = torch.exp(emissions - emissions.max(dim=2, keepdim=True).values)  # (B, T, K)
@@ -124,7 +128,7 @@ class CRF(nn.Module):
         alphas = [alpha]
         for t in range(1, steps):
             nxt = (alpha @ trans_p) * emit_p[:, t]
-            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-30)
+            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
             alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
             alphas.append(alpha)
         end_p = torch.exp(end - end.max()).expand_as(alpha)  # (B, K)
@@ -132,9 +136,9 @@ class CRF(nn.Module):
         betas = [beta]
         for t in range(steps - 2, -1, -1):
             nxt = (emit_p[:, t + 1] * beta) @ trans_p.t()
-            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-30)
+            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
             beta = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_p)
             betas.append(beta)
         joint = torch.stack(alphas, dim=1) * torch.stack(betas[::-1], dim=1)  # (B, T, K), unnormalised
-        probs = joint / joint.sum(2, keepdim=True).clamp_min(1e-30)
-        return probs * mask.unsqueeze(2)
+        probs = joint / joint.sum(2, keepdim=True).clamp_min(1e-300)
+        return (probs * mask.unsqueeze(2)).to(dtype)

@@ -59,8 +59,8 @@ def evaluate(predictor: Predictor, model_name: str, sentences: Sequence[Sentence
     loaded = predictor.models[model_name]
     spans = loaded.label_scheme != TagScheme.NONE
     gold = [s.tags for s in sentences]
-    if spans:  # compare in the predictor's output scheme
-        source = detect_scheme(gold)
+    source = detect_scheme(gold)
+    if spans and source != OUTPUT_SCHEME:  # compare in the predictor's output scheme; IOB2 gold stays as it is
         gold = [convert(t, source, OUTPUT_SCHEME) for t in gold]
     start = time.perf_counter()
     predicted = predictor.predict_tokens([s.tokens for s in sentences], [model_name])[model_name]

@@ -23,9 +23,7 @@ from tagger.tags import TagScheme, convert, spans_from_tags
 from tagger.tokenize import Token, tokenize
 
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the predictor in IOB2
-
-
-TokenPrediction = TokenLabel
+MAX_SENTENCE_TOKENS = 256  # longer sentences are cut (training sentences stay under 130 tokens)
 
 
 @dataclass
@@ -87,29 +85,30 @@ class Predictor:
         models = [checkpoint.load(p, chosen) for p in paths]
         return cls(models, chosen, batch_tokens)
 
-    def _select(self, names: Sequence[str] | None) -> list[LoadedModel]:
+    def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
+        """The named models in load order, duplicates dropped; unknown names are an error."""
         if names is None:
             return list(self.models.values())
         unknown = [n for n in names if n not in self.models]
-        if unknown:
+        if unknown or not names:
             raise TaggerError(f"unknown model(s) {unknown}; loaded: {sorted(self.models)}")
-        return [self.models[n] for n in names]
+        return [m for name, m in self.models.items() if name in names]
 
     def predict_tokens(
         self, sentences: Sequence[Sequence[str]], models: Sequence[str] | None = None
-    ) -> dict[str, list[list[TokenPrediction]]]:
+    ) -> dict[str, list[list[TokenLabel]]]:
         """Label every token of every sentence with each selected model.
 
         Empty sentences get empty predictions. Results are in input order.
         """
-        selected = self._select(models)
-        results: dict[str, list[list[TokenPrediction]]] = {}
+        selected = self.select(models)
+        results: dict[str, list[list[TokenLabel]]] = {}
         lengths = [len(s) for s in sentences]
         real = [i for i, n in enumerate(lengths) if n > 0]
         batches = token_budget_batches([lengths[i] for i in real], self.batch_tokens)
         with torch.inference_mode():
             for loaded in selected:
-                out: list[list[TokenPrediction]] = [[] for _ in sentences]
+                out: list[list[TokenLabel]] = [[] for _ in sentences]
                 for group in batches:
                     idx = [real[g] for g in group]
                     batch = encode([sentences[i] for i in idx], loaded.vocab, loaded.config.model.max_word_chars)
@@ -120,7 +119,7 @@ class Predictor:
                         labels = [loaded.vocab.labels[j] for j in paths_l[row][:n]]
                         if loaded.label_scheme not in (TagScheme.NONE, OUTPUT_SCHEME):
                             labels = convert(labels, loaded.label_scheme, OUTPUT_SCHEME)
-                        out[i] = [TokenPrediction(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
+                        out[i] = [TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
                 results[loaded.name] = out
         return results
 
@@ -131,13 +130,20 @@ class Predictor:
         single spaces.
         """
         if isinstance(document, str):
-            return PreparedDocument(document, tokenize(document))
-        return PreparedDocument(" ".join(document), [_offsets(document)] if document else [])
+            text, sentences = document, tokenize(document)
+        else:
+            text, sentences = " ".join(document), ([_offsets(document)] if document else [])
+        # Cap sentence length: a run-on "sentence" of thousands of tokens (a table, a log
+        # file) would otherwise hold the inference thread for a very long CRF time loop.
+        step = MAX_SENTENCE_TOKENS
+        return PreparedDocument(text, [s[i : i + step] for s in sentences for i in range(0, len(s), step)])
 
     def tag(
         self, documents: Sequence[str | Sequence[str]], models: Sequence[str] | None = None
     ) -> list[TaggedDocument]:
         """Tag documents (see ``prepare``) with each selected model."""
+        if isinstance(documents, str):
+            raise TypeError("tag() takes a list of documents; call the tagger itself for one string")
         return self.tag_prepared([self.prepare(d) for d in documents], models)
 
     def tag_prepared(

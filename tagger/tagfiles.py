@@ -8,6 +8,7 @@ first, so the output is complete up to the last whole document.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
@@ -24,6 +25,7 @@ from tagger.schema import DocumentOut
 
 InputFormat = Literal["text", "lines", "jsonl", "conll", "conllu"]
 OutputFormat = Literal["jsonl", "conll", "conllu"]
+MAX_DOCUMENT_CHARS = 1_000_000  # a longer blank-line-free stretch of text is cut into documents
 
 
 @dataclass
@@ -35,6 +37,7 @@ class Record:
     text: str | None = None
     tokens: list[str] | None = None
     columns: list[list[str]] | None = None  # CoNLL: the original columns of every token line
+    comments: list[str] | None = None  # CoNLL-U comment lines, written back unchanged
     error: str | None = None  # set for a bad record
 
 
@@ -87,6 +90,11 @@ def _json_record(number: int, line: str) -> Record:
     if not isinstance(text, str):
         problem = "missing field 'text'" if "text" not in data else "field 'text' must be a string"
         return Record(number, error=problem)
+    surrogate = next((i for i, ch in enumerate(text) if "\ud800" <= ch <= "\udfff"), None)
+    if surrogate is not None:
+        return Record(
+            number, error=f"field 'text' has a lone surrogate (\\u{ord(text[surrogate]):04x}) at character {surrogate}"
+        )
     doc_id = data.get("id")
     if doc_id is not None and not isinstance(doc_id, (str, int)):
         return Record(number, error="field 'id' must be a string or an integer")
@@ -96,21 +104,25 @@ def _json_record(number: int, line: str) -> Record:
 def _paragraphs(stream: IO[bytes]) -> Iterator[Record]:
     """Documents separated by blank lines; inner newlines are kept."""
     lines: list[str] = []
-    start = 0
+    start = size = 0
     for number, line, err in _lines(stream):
         if err or line is None:
             if lines:
                 yield Record(start, text="\n".join(lines))
-                lines = []
+                lines, size = [], 0
             yield Record(number, error=err)
             continue
         if line.strip():
             if not lines:
                 start = number
             lines.append(line)
+            size += len(line) + 1
+            if size > MAX_DOCUMENT_CHARS:  # keep memory flat on text with no blank lines
+                yield Record(start, text="\n".join(lines))
+                lines, size = [], 0
         elif lines:
             yield Record(start, text="\n".join(lines))
-            lines = []
+            lines, size = [], 0
     if lines:
         yield Record(start, text="\n".join(lines))
 
@@ -125,7 +137,8 @@ def _conll_sentences(stream: IO[bytes], fmt: InputFormat) -> Iterator[Record]:
     def flush() -> Record:
         nonlocal rows, comments, bad
         tokens = [r[1] if fmt == "conllu" else r[0] for r in rows]
-        record = Record(start, tokens=tokens, columns=rows, error=bad, id="\n".join(comments) or None)
+        sent_id = next((c.partition("=")[2].strip() for c in comments if c[1:].strip().startswith("sent_id")), None)
+        record = Record(start, tokens=tokens, columns=rows, error=bad, id=sent_id, comments=comments)
         rows, comments, bad = [], [], None
         return record
 
@@ -171,8 +184,8 @@ class Writer:
             return
         for s_index, sentence in enumerate(doc.sentences):
             if self.fmt == "conllu":
-                if record.id and s_index == 0 and record.columns is not None:
-                    self.out.write(record.id + "\n")
+                if record.comments and s_index == 0:
+                    self.out.write("".join(c + "\n" for c in record.comments))
                 if record.text is not None:
                     self.out.write(f"# text = {' '.join(t.text for t in sentence)}\n")
             for i, token in enumerate(sentence):
@@ -222,8 +235,11 @@ def tag_stream(
         if not pending:
             return
         tagged = predictor.tag_prepared([p for _, p in pending])
+        buffer = io.StringIO()  # one write per chunk: a kill cannot leave half a record
+        writer.out = buffer
         for (record, _), doc in zip(pending, tagged, strict=True):
             writer.write(record, doc)
+        out.write(buffer.getvalue())
         out.flush()
         stats.documents += len(pending)
         stats.tokens += pending_tokens

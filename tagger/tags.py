@@ -146,7 +146,7 @@ def tags_from_spans(spans: Sequence[Span], length: int, scheme: TagScheme) -> li
 
 def convert(tags: Sequence[str], source: TagScheme, target: TagScheme) -> list[str]:
     """Convert one tag sequence between schemes (via spans, so ill-formed input is repaired)."""
-    if source == target or TagScheme.NONE in (source, target):
+    if TagScheme.NONE in (source, target):
         return list(tags)
     return tags_from_spans(spans_from_tags(tags, source), len(tags), target)
 

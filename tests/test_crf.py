@@ -91,3 +91,18 @@ def test_forbidden_transitions_are_never_decoded(scheme: TagScheme) -> None:
     # Marginals put (almost) no mass on a forbidden start.
     marg = crf.marginals(emissions, mask)
     assert marg[:, 0, labels.index("I-PER")].max() < 1e-6
+
+
+def test_marginals_survive_far_apart_scores_in_float32() -> None:
+    labels = ["O", "B-PER", "I-PER"]
+    crf = CRF(3, transition_constraints(labels, TagScheme.IOB2))
+    # The first token strongly prefers O, the second I-PER (which cannot follow O):
+    # the probable paths are B-PER I-PER; scores this far apart underflowed float32 products.
+    emissions = torch.tensor([[[120.0, 100.0, 0.0], [0.0, 0.0, 110.0]]])
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    marginals = crf.marginals(emissions, mask)
+    assert marginals.dtype == torch.float32
+    assert torch.allclose(marginals.sum(2), torch.ones(1, 2))
+    paths, _ = crf.viterbi(emissions, mask)
+    assert paths.tolist() == [[1, 2]]
+    assert marginals[0, 0, 1].item() == pytest.approx(1.0, abs=1e-4)

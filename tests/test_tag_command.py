@@ -112,3 +112,8 @@ def test_cli_stdin_to_stdout_and_errors(tmp_path: Path) -> None:
     assert done.stderr.decode().strip().endswith(f"error: {bad}:2: invalid JSON: Expecting value at column 1")
     assert "Traceback" not in done.stderr.decode()
     assert json.loads(out.read_text())["entities"][0]["text"] == "Paris"
+
+
+def test_lone_surrogate_in_jsonl_is_a_clear_error(predictor: Predictor) -> None:
+    with pytest.raises(CorpusError, match=r"^in.txt:1: field 'text' has a lone surrogate \(\\ud800\) at character 1$"):
+        tag_stream(predictor, io.BytesIO(b'{"text": "a\\ud800"}\n'), io.StringIO(), "in.txt", "jsonl")

@@ -15,8 +15,11 @@ from tests.conftest import MODELS
 def wait_ready(client: TestClient, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if client.get("/ready").status_code == 200:
+        ready = client.get("/ready")
+        if ready.status_code == 200:
             return
+        if ready.json()["detail"] != "models are loading":
+            raise AssertionError(f"models failed to load: {ready.json()['detail']}")
         time.sleep(0.05)
     raise AssertionError(f"not ready after {timeout}s: {client.get('/ready').json()}")
 

@@ -187,3 +187,21 @@ def test_full_queue_answers_503_at_once() -> None:
         for t in threads:
             t.join()
         assert 503 in results and 200 in results
+
+
+def test_chunked_body_over_the_limit_is_413(client: TestClient) -> None:
+    def chunks():  # type: ignore[no-untyped-def]
+        yield b'{"text": "'
+        for _ in range(30):
+            yield b"a" * 1000
+        yield b'"}'
+
+    r = client.post("/tag", content=chunks(), headers={"content-type": "application/json"})
+    assert r.status_code == 413 and "max_body_bytes=20000" in r.json()["detail"]
+
+
+def test_model_selection_is_canonical(client: TestClient) -> None:
+    a = client.post("/tag", json={"text": "Paris", "models": [POS, NER, NER]}).json()
+    b = client.post("/tag", json={"text": "Paris"}).json()
+    assert a["models"] == [NER, POS]
+    assert a["documents"] == b["documents"]
