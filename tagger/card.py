@@ -115,9 +115,18 @@ def write_card(directory: Path) -> None:
         f"- pretrained vectors: `{data.get('embeddings') or 'none'}`",
         f"- data licence: {data.get('licence') or 'see the corpus'}",
         f"- best epoch {f['best_epoch']} of {f['epochs_run']} run; "
-        f"{f['seconds_per_epoch']} s per training epoch on the training machine "
-        f"({metrics.get('torch_threads')} torch threads)",
+        f"{f['seconds_per_epoch']} s per training epoch as logged during this run "
+        f"({metrics.get('torch_threads')} torch thread(s); the seed runs shared the 2 cores pairwise)",
         f"- seed {metrics.get('seed')}",
+    ]
+    timing = metrics.get("epoch_time_benchmark")
+    if timing:
+        lines.append(
+            f"- wall time per training epoch on a quiet 2-core machine, {timing['threads']} torch threads: "
+            f"median **{timing['median_seconds']:.1f} s** over {len(timing['epoch_seconds'])} epochs "
+            "(`benchmarks/epoch_time.py`)"
+        )
+    lines += [
         "",
         "Command:",
         "",

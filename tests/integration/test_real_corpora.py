@@ -45,8 +45,8 @@ def test_two_epochs_on_a_conll03_slice_learn_entities(tmp_path: Path) -> None:
         log=lambda _: None,
         progress=False,
     )
-    # A majority-class tagger scores 0; two epochs on 3,000 sentences with GloVe reach ~0.75.
-    assert result.best_score > 0.6
+    # A majority-class tagger scores 0; two epochs on 3,000 sentences with GloVe reached 0.88.
+    assert result.best_score > 0.75
     assert result.history[1]["loss"] < result.history[0]["loss"]
 
 
