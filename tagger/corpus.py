@@ -33,19 +33,27 @@ class Sentence:
         return len(self.tokens)
 
 
+def decode_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
+    """``(line number, line, error)``: each line decoded strictly as UTF-8 on its own, so
+    a bad byte is reported with its line and the lines around it still read."""
+    for number, raw in enumerate(stream, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            yield number, None, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+            continue
+        if number == 1:
+            line = line.removeprefix("\ufeff")
+        yield number, line.rstrip("\r\n"), ""
+
+
 def _open_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` pairs, decoding UTF-8 strictly line by line."""
+    """Yield ``(line_number, line)`` pairs; an undecodable line is a ``CorpusError``."""
     with open(path, "rb") as fh:
-        for number, raw in enumerate(fh, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                raise CorpusError(
-                    path, number, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
-                ) from None
-            if number == 1:
-                line = line.removeprefix("\ufeff")
-            yield number, line.rstrip("\r\n")
+        for number, line, error in decode_lines(fh):
+            if line is None:
+                raise CorpusError(path, number, error)
+            yield number, line
 
 
 def read_conll(

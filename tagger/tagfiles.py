@@ -18,6 +18,7 @@ from typing import IO, Literal
 
 from tqdm import tqdm
 
+from tagger.corpus import decode_lines
 from tagger.documents import TaggedDocument
 from tagger.errors import CorpusError
 from tagger.predict import Predictor, PreparedDocument
@@ -49,26 +50,13 @@ class TagStats:
     seconds: float = 0.0
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
-    """(line number, decoded line or None, error) — decoding is strict, per line."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, None, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
-            continue
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        yield number, line.rstrip("\r\n"), ""
-
-
 def read_records(stream: IO[bytes], fmt: InputFormat) -> Iterator[Record]:
     """Records of the input; a bad one comes with ``error`` set (the caller decides)."""
     if fmt == "lines":
-        for number, line, err in _lines(stream):
+        for number, line, err in decode_lines(stream):
             yield Record(number, text=line, error=err or None)
     elif fmt == "jsonl":
-        for number, line, err in _lines(stream):
+        for number, line, err in decode_lines(stream):
             if err or line is None:
                 yield Record(number, error=err)
             elif line.strip():
@@ -105,7 +93,7 @@ def _paragraphs(stream: IO[bytes]) -> Iterator[Record]:
     """Documents separated by blank lines; inner newlines are kept."""
     lines: list[str] = []
     start = size = 0
-    for number, line, err in _lines(stream):
+    for number, line, err in decode_lines(stream):
         if err or line is None:
             if lines:
                 yield Record(start, text="\n".join(lines))
@@ -142,7 +130,7 @@ def _conll_sentences(stream: IO[bytes], fmt: InputFormat) -> Iterator[Record]:
         rows, comments, bad = [], [], None
         return record
 
-    for number, line, err in _lines(stream):
+    for number, line, err in decode_lines(stream):
         if line is not None and not line.strip():
             if rows or bad:
                 yield flush()
