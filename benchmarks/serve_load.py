@@ -118,6 +118,7 @@ def main() -> int:
     parser.add_argument("--requests-serial", type=int, default=300, help="requests per run at concurrency 1")
     parser.add_argument("--seconds", type=float, default=40, help="time limit per run")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--out", default="serve_load.json", help="file name under benchmarks/results")
     args = parser.parse_args()
     texts = [s.text for s in conll_dev_text(args.data) if len(s.tokens) >= 5]
     results: dict[str, Any] = {"runs": [], "cpu_count": os.cpu_count()}
@@ -144,7 +145,8 @@ def main() -> int:
             proc.wait(timeout=30)
     by = {(r["batching"], r["concurrency"]): r for r in results["runs"]}
     results["speedup_at_32"] = round(by[(True, 32)]["requests_per_s"] / by[(False, 32)]["requests_per_s"], 2)
-    out = ROOT / "benchmarks" / "results" / "serve_load.json"
+    out = ROOT / "benchmarks" / "results" / args.out
+    results["environment"] = {k: v for k, v in os.environ.items() if k.startswith("TAGGER_")}
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"batching speed-up at concurrency 32: {results['speedup_at_32']}x")
