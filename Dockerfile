@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # CPU image (default):  docker build -t tagger .
-# CUDA image:           docker build --target cuda -t tagger:cuda .
+# CUDA image:           docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t tagger:cuda .
 # Both serve the baked-in default models on 0.0.0.0:8000 as a non-root user.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
@@ -23,20 +23,9 @@ RUN python -m venv /opt/tagger \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin tagger
 COPY scripts/install_wheel.sh /tmp/install_wheel.sh
 
-# ---- CUDA image: PyTorch's CUDA wheels bring their own CUDA libraries --------------------
-FROM runtime AS cuda
-ARG TORCH_INDEX=https://download.pytorch.org/whl/cu128
-RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    TORCH_INDEX=${TORCH_INDEX} sh /tmp/install_wheel.sh /opt/tagger/bin/python /wheels/tagger-0.1.0-py3-none-any.whl
-USER 10001:10001
-WORKDIR /home/tagger
-EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
-    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2)"]
-CMD ["tagger", "serve", "--host", "0.0.0.0", "--port", "8000"]
-
-# ---- CPU image (default, last stage): PyTorch's CPU-only wheel ---------------------------
-FROM runtime AS cpu
+# ---- the image: CPU by default; CUDA with --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128
+# (PyTorch's CUDA wheels bring their own CUDA libraries) ----------------------------------
+FROM runtime AS app
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     TORCH_INDEX=${TORCH_INDEX} sh /tmp/install_wheel.sh /opt/tagger/bin/python /wheels/tagger-0.1.0-py3-none-any.whl

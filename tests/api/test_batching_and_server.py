@@ -1,18 +1,14 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.api.conftest import serving
+from tests.server_process import running_server
 
 TEXTS = [
     "Angela Merkel visited Paris on Monday.",
@@ -72,42 +68,12 @@ def _batch_stats(metrics: str) -> tuple[float, float]:
     return count, total
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_real_uvicorn_process_answers_over_loopback(tmp_path: Path) -> None:
-    port = _free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    log = (tmp_path / "server.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tagger", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        with httpx.Client(base_url=base, timeout=10) as http:
-            while True:
-                try:
-                    if http.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    pytest.fail(f"server never became ready:\n{(tmp_path / 'server.log').read_text()}")
-                time.sleep(0.2)
-            r = http.post("/tag", json={"text": "Angela Merkel visited Paris."})
-            assert r.status_code == 200
-            ents = [(e["text"], e["label"]) for e in r.json()["documents"][0]["entities"]]
-            assert ents == [("Angela Merkel", "PER"), ("Paris", "LOC")]
-            assert http.get("/health").json() == {"status": "alive"}
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
+    command = [sys.executable, "-m", "tagger", "serve", "--host", "127.0.0.1"]
+    with running_server(command, tmp_path, env) as http:
+        r = http.post("/tag", json={"text": "Angela Merkel visited Paris."})
+        assert r.status_code == 200
+        ents = [(e["text"], e["label"]) for e in r.json()["documents"][0]["entities"]]
+        assert ents == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+        assert http.get("/health").json() == {"status": "alive"}

@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.api.test_batching_and_server import _free_port
 from tests.conftest import ROOT
+from tests.server_process import running_server
 
 pytestmark = pytest.mark.integration
 
@@ -50,32 +47,10 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     ]
     assert doc["sentences"][0][0]["labels"]["pos-en-ewt"]["label"] == "PROPN"
 
-    port = _free_port()
-    server = subprocess.Popen(
-        [str(tagger), "serve", "--port", str(port)],
-        cwd=work,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
-            deadline = time.monotonic() + 90
-            while True:
-                try:
-                    if http.get("/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline and server.poll() is None, "installed server never became ready"
-                time.sleep(0.2)
-            body = http.post("/tag", json={"text": "John lives in Berlin."}).json()
-            assert [(e["text"], e["label"]) for e in body["documents"][0]["entities"]] == [
-                ("John", "PER"),
-                ("Berlin", "LOC"),
-            ]
-            assert {m["name"] for m in http.get("/models").json()} == {"ner-en-conll03", "pos-en-ewt"}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+    with running_server([str(tagger), "serve"], work, env) as http:
+        body = http.post("/tag", json={"text": "John lives in Berlin."}).json()
+        assert [(e["text"], e["label"]) for e in body["documents"][0]["entities"]] == [
+            ("John", "PER"),
+            ("Berlin", "LOC"),
+        ]
+        assert {m["name"] for m in http.get("/models").json()} == {"ner-en-conll03", "pos-en-ewt"}
