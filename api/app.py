@@ -25,7 +25,7 @@ from api.schemas import EXAMPLE_TEXT, ErrorOut, ModelInfo, TagRequest, TagRespon
 from api.settings import Settings
 from tagger.errors import TaggerError
 from tagger.predict import Predictor
-from tagger.schema import DocumentOut
+from tagger.schema import document_dict
 
 log = logging.getLogger("tagger.api")
 ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")
@@ -216,10 +216,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             tagged = await state.batcher.submit(prepared, models)
         except Overloaded as exc:
             return error(503, f"overloaded: {exc}; retry later", retry_after=1)
-        out = TagResponse(
-            models=models or list(predictor.models), documents=[DocumentOut.from_tagged(d) for d in tagged]
-        )
-        return SafeJSONResponse(out.model_dump())
+        documents_out = [document_dict(d) for d in tagged]
+        return SafeJSONResponse({"models": models or list(predictor.models), "documents": documents_out})
 
     @app.get("/health")
     async def health() -> dict[str, str]:

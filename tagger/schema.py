@@ -4,6 +4,8 @@ the batch command (``tagger tag`` JSONL records), so output moves between them u
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 from tagger.documents import TaggedDocument
@@ -38,34 +40,39 @@ class DocumentOut(BaseModel):
     sentences: list[list[TokenOut]]
     entities: list[EntityOut]
 
-    @classmethod
-    def from_tagged(cls, doc: TaggedDocument, doc_id: str | None = None) -> DocumentOut:
-        return cls(
-            id=doc_id,
-            sentences=[
-                [
-                    TokenOut(
-                        text=t.text,
-                        start=t.start,
-                        end=t.end,
-                        labels={m: Label(label=lab.label, score=round(lab.score, 4)) for m, lab in t.labels.items()},
-                    )
-                    for t in sent
-                ]
-                for sent in doc.sentences
-            ],
-            entities=[
-                EntityOut(
-                    text=e.text,
-                    label=e.label,
-                    start=e.start,
-                    end=e.end,
-                    score=round(e.score, 4),
-                    model=e.model,
-                    sentence=e.sentence,
-                    token_start=e.token_start,
-                    token_end=e.token_end,
-                )
-                for e in doc.entities
-            ],
-        )
+
+def document_dict(doc: TaggedDocument, doc_id: str | None = None) -> dict[str, Any]:
+    """A tagged document as plain JSON data in the ``DocumentOut`` shape.
+
+    Built directly rather than through pydantic validation: this runs for every
+    response and every JSONL record; the tests check it validates as ``DocumentOut``.
+    """
+    return {
+        "id": doc_id,
+        "sentences": [
+            [
+                {
+                    "text": t.text,
+                    "start": t.start,
+                    "end": t.end,
+                    "labels": {m: {"label": lab.label, "score": round(lab.score, 4)} for m, lab in t.labels.items()},
+                }
+                for t in sentence
+            ]
+            for sentence in doc.sentences
+        ],
+        "entities": [
+            {
+                "text": e.text,
+                "label": e.label,
+                "start": e.start,
+                "end": e.end,
+                "score": round(e.score, 4),
+                "model": e.model,
+                "sentence": e.sentence,
+                "token_start": e.token_start,
+                "token_end": e.token_end,
+            }
+            for e in doc.entities
+        ],
+    }

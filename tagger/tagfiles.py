@@ -22,7 +22,7 @@ from tagger.corpus import decode_lines
 from tagger.documents import TaggedDocument
 from tagger.errors import CorpusError
 from tagger.predict import Predictor, PreparedDocument
-from tagger.schema import DocumentOut
+from tagger.schema import document_dict
 
 InputFormat = Literal["text", "lines", "jsonl", "conll", "conllu"]
 OutputFormat = Literal["jsonl", "conll", "conllu"]
@@ -168,7 +168,7 @@ class Writer:
 
     def write(self, record: Record, doc: TaggedDocument) -> None:
         if self.fmt == "jsonl":
-            self.out.write(DocumentOut.from_tagged(doc, record.id).model_dump_json() + "\n")
+            self.out.write(json.dumps(document_dict(doc, record.id), ensure_ascii=False) + "\n")
             return
         for s_index, sentence in enumerate(doc.sentences):
             if self.fmt == "conllu":

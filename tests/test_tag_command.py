@@ -117,3 +117,11 @@ def test_cli_stdin_to_stdout_and_errors(tmp_path: Path) -> None:
 def test_lone_surrogate_in_jsonl_is_a_clear_error(predictor: Predictor) -> None:
     with pytest.raises(CorpusError, match=r"^in.txt:1: field 'text' has a lone surrogate \(\\ud800\) at character 1$"):
         tag_stream(predictor, io.BytesIO(b'{"text": "a\\ud800"}\n'), io.StringIO(), "in.txt", "jsonl")
+
+
+def test_document_dict_matches_the_schema(predictor: Predictor) -> None:
+    from tagger.schema import document_dict
+
+    doc = predictor("Angela Merkel visited Paris. Then she left.")
+    data = document_dict(doc, "x")
+    assert DocumentOut.model_validate(data).model_dump() == data
