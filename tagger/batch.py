@@ -21,8 +21,9 @@ from tagger.vocab import Vocab
 class Batch:
     words: Tensor  # (B, T) word ids, 0 = padding
     casings: Tensor  # (B, T) casing ids
-    chars: Tensor  # (N, L) char ids of the N real tokens, row-major over (B, T)
-    char_lengths: Tensor  # (N,)
+    chars: Tensor  # (U, L) char ids of the U distinct token strings in the batch
+    char_lengths: Tensor  # (U,)
+    char_rows: Tensor  # (N,) row of ``chars`` for each of the N real tokens, row-major over (B, T)
     mask: Tensor  # (B, T) bool, true on real tokens
     lengths: Tensor  # (B,) sentence lengths, cpu
     labels: Tensor | None = None  # (B, T) label ids, 0 on padding
@@ -33,6 +34,7 @@ class Batch:
             self.casings.to(device),
             self.chars.to(device),
             self.char_lengths,
+            self.char_rows.to(device),
             self.mask.to(device),
             self.lengths,
             None if self.labels is None else self.labels.to(device),
@@ -45,29 +47,37 @@ def encode(
     max_word_chars: int,
     labels: Sequence[Sequence[str]] | None = None,
 ) -> Batch:
-    """Encode tokenized sentences (each non-empty) into one padded batch."""
+    """Encode tokenized sentences (each non-empty) into one padded batch.
+
+    The character encoder sees each distinct token string once: a word's character
+    vector does not depend on its context, and in a batch of a few thousand tokens
+    about half are repeats ("the", ",", ".").
+    """
     lengths = [len(s) for s in sentences]
     batch, steps = len(sentences), max(lengths)
     features = [vocab.features(t, max_word_chars) for sent in sentences for t in sent]
+    distinct: dict[str, int] = {}
+    char_rows = torch.tensor([distinct.setdefault(t, len(distinct)) for sent in sentences for t in sent])  # (N,)
+    spelled = [vocab.features(t, max_word_chars)[2] for t in distinct]  # insertion order = row order
     length_tensor = torch.tensor(lengths)
     mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)  # (B, T)
     words = torch.zeros(batch, steps, dtype=torch.long)
     casings = torch.zeros(batch, steps, dtype=torch.long)
     words[mask] = torch.tensor([f[0] for f in features])
     casings[mask] = torch.tensor([f[1] for f in features])
-    char_lengths = torch.tensor([len(f[2]) for f in features])  # (N,)
-    flat = torch.tensor(list(itertools.chain.from_iterable(f[2] for f in features)))  # (sum of lengths,)
-    # Scatter the flat char ids into an (N, L) grid without a Python loop over tokens.
-    rows = torch.repeat_interleave(torch.arange(len(features)), char_lengths)
+    char_lengths = torch.tensor([len(c) for c in spelled])  # (U,)
+    flat = torch.tensor(list(itertools.chain.from_iterable(spelled)))  # (sum of lengths,)
+    # Scatter the flat char ids into a (U, L) grid without a Python loop over tokens.
+    rows = torch.repeat_interleave(torch.arange(len(spelled)), char_lengths)
     starts = torch.cumsum(char_lengths, 0) - char_lengths
     cols = torch.arange(flat.numel()) - torch.repeat_interleave(starts, char_lengths)
-    chars = torch.zeros(len(features), int(char_lengths.max()), dtype=torch.long)  # (N, L)
+    chars = torch.zeros(len(spelled), int(char_lengths.max()), dtype=torch.long)  # (U, L)
     chars[rows, cols] = flat
     label_tensor = None
     if labels is not None:
         label_tensor = torch.zeros(batch, steps, dtype=torch.long)
         label_tensor[mask] = torch.tensor([vocab.label_index[t] for tags in labels for t in tags])
-    return Batch(words, casings, chars, char_lengths, mask, length_tensor, label_tensor)
+    return Batch(words, casings, chars, char_lengths, char_rows, mask, length_tensor, label_tensor)
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_sentences: int = 1024) -> list[list[int]]:

@@ -129,7 +129,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
     from tagger.predict import Predictor
     from tagger.resources import default_model_paths
     from tagger.tagfiles import tag_stream
+    from tagger.workers import default_workers
 
+    if args.workers < 0 or args.threads < 0:
+        raise TaggerError("--workers and --threads take a positive number (0: the default)")
     input_format = args.input_format or _format_from_name(args.input)
     predictor = Predictor.load(
         args.model or default_model_paths(),
@@ -160,6 +163,8 @@ def cmd_tag(args: argparse.Namespace) -> int:
             input_format,
             args.output_format,
             skip_errors=args.skip_errors,
+            workers=args.workers or default_workers(predictor.device),
+            worker_threads=args.threads or 1,
             progress=not args.quiet and sys.stderr.isatty(),  # the bar goes to stderr
         )
     if not args.quiet:
@@ -231,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-format", choices=["jsonl", "conll", "conllu"], default="jsonl")
     p.add_argument("--batch-tokens", type=int, default=4096, help="token budget of one forward pass")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: 1 with workers)")
+    p.add_argument(
+        "--workers", type=int, default=0, help="tagging processes on CPU (default: one per core, at most 8; 1 on CUDA)"
+    )
     p.add_argument("--skip-errors", action="store_true", help="report bad records and go on instead of stopping")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=cmd_tag)

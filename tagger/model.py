@@ -128,7 +128,8 @@ class SequenceTagger(nn.Module):
         if self.case_embed is not None:
             parts.append(self.case_embed(batch.casings))
         if self.char_encoder is not None:
-            per_token = self.char_encoder(batch.chars, batch.char_lengths)  # (N, Dc)
+            per_word = self.char_encoder(batch.chars, batch.char_lengths)  # (U, Dc)
+            per_token = per_word[batch.char_rows]  # (N, Dc)
             grid = per_token.new_zeros(*batch.words.shape, per_token.size(1))  # (B, T, Dc)
             grid[batch.mask] = per_token
             parts.append(grid)

@@ -1,7 +1,7 @@
 """``tagger tag``: stream documents from a file through the Predictor into JSONL or CoNLL.
 
-Input is read record by record and tagged in chunks of about ``chunk_tokens`` tokens,
-so memory stays flat however large the file. Output is flushed after each chunk;
+Input is read record by record and tagged in chunks of about ``chunk_chars``
+characters, in worker processes on CPU, so memory stays flat however large the file. Output is flushed after each chunk;
 when a bad record stops the run, every document before it is tagged and written
 first, so the output is complete up to the last whole document.
 """
@@ -21,8 +21,9 @@ from tqdm import tqdm
 from tagger.corpus import decode_lines
 from tagger.documents import TaggedDocument
 from tagger.errors import CorpusError
-from tagger.predict import Predictor, PreparedDocument
+from tagger.predict import Predictor
 from tagger.schema import document_dict
+from tagger.workers import OrderedRunner
 
 InputFormat = Literal["text", "lines", "jsonl", "conll", "conllu"]
 OutputFormat = Literal["jsonl", "conll", "conllu"]
@@ -196,6 +197,21 @@ class Writer:
         return "\t".join(columns)
 
 
+def tag_records(predictor: Predictor, chunk: tuple[list[Record], OutputFormat]) -> tuple[str, int, int]:
+    """Tokenize, tag and serialize one chunk: (output text, documents, tokens).
+
+    Runs in a worker process when there are several, so all per-document work is here.
+    """
+    records, output_format = chunk
+    prepared = [predictor.prepare(r.tokens if r.tokens is not None else r.text or "") for r in records]
+    tagged = predictor.tag_prepared(prepared)
+    buffer = io.StringIO()
+    writer = Writer(buffer, output_format, list(predictor.models))
+    for record, doc in zip(records, tagged, strict=True):
+        writer.write(record, doc)
+    return buffer.getvalue(), len(records), sum(p.num_tokens for p in prepared)
+
+
 def tag_stream(
     predictor: Predictor,
     source: IO[bytes],
@@ -204,54 +220,61 @@ def tag_stream(
     input_format: InputFormat = "text",
     output_format: OutputFormat = "jsonl",
     skip_errors: bool = False,
-    chunk_tokens: int = 20_000,
+    chunk_chars: int = 25_000,
+    workers: int = 1,
+    worker_threads: int = 1,
     progress: bool = False,
     log: IO[str] = sys.stderr,
 ) -> TagStats:
     """Tag every record of ``source``; raise ``CorpusError`` on the first bad record
-    unless ``skip_errors`` (then report it on ``log`` and go on)."""
-    models = list(predictor.models)
-    writer = Writer(out, output_format, models)
+    unless ``skip_errors`` (then report it on ``log`` and go on).
+
+    Records are grouped into chunks of about ``chunk_chars`` characters, tagged by
+    ``workers`` processes, and written back in input order, one write per chunk: a
+    kill cannot leave half a record, and a bad record stops the run only after
+    everything before it is written.
+    """
     stats = TagStats()
     started = time.perf_counter()
     bar = tqdm(disable=not progress, unit="doc", file=sys.stderr, dynamic_ncols=True)
-    pending: list[tuple[Record, PreparedDocument]] = []
-    pending_tokens = 0
+    pending: list[Record] = []
+    pending_chars = 0
 
-    def flush() -> None:
-        nonlocal pending, pending_tokens
-        if not pending:
-            return
-        tagged = predictor.tag_prepared([p for _, p in pending])
-        buffer = io.StringIO()  # one write per chunk: a kill cannot leave half a record
-        writer.out = buffer
-        for (record, _), doc in zip(pending, tagged, strict=True):
-            writer.write(record, doc)
-        out.write(buffer.getvalue())
-        out.flush()
-        stats.documents += len(pending)
-        stats.tokens += pending_tokens
-        bar.update(len(pending))
-        elapsed = time.perf_counter() - started
-        bar.set_postfix(tokens_per_s=f"{stats.tokens / max(elapsed, 1e-9):,.0f}")
-        pending, pending_tokens = [], 0
+    def write(results: list[tuple[str, int, int]]) -> None:
+        for text, documents, tokens in results:
+            out.write(text)
+            out.flush()
+            stats.documents += documents
+            stats.tokens += tokens
+            bar.update(documents)
+        if results:
+            elapsed = time.perf_counter() - started
+            bar.set_postfix(tokens_per_s=f"{stats.tokens / max(elapsed, 1e-9):,.0f}")
+
+    def submit() -> None:
+        nonlocal pending, pending_chars
+        if pending:
+            write(runner.submit((pending, output_format)))
+        pending, pending_chars = [], 0
 
     try:
-        for record in read_records(source, input_format):
-            if record.error is not None:
-                error = CorpusError(source_name, record.line, record.error)
-                if not skip_errors:
-                    flush()
-                    raise error
-                stats.skipped += 1
-                print(f"skipped {error}", file=log)
-                continue
-            prepared = predictor.prepare(record.tokens if record.tokens is not None else record.text or "")
-            pending.append((record, prepared))
-            pending_tokens += prepared.num_tokens
-            if pending_tokens >= chunk_tokens:
-                flush()
-        flush()
+        with OrderedRunner(predictor, tag_records, workers, worker_threads) as runner:
+            for record in read_records(source, input_format):
+                if record.error is not None:
+                    error = CorpusError(source_name, record.line, record.error)
+                    if not skip_errors:
+                        submit()
+                        write(runner.drain())
+                        raise error
+                    stats.skipped += 1
+                    print(f"skipped {error}", file=log)
+                    continue
+                pending.append(record)
+                pending_chars += len(record.text) if record.text is not None else sum(map(len, record.tokens or []))
+                if pending_chars >= chunk_chars:
+                    submit()
+            submit()
+            write(runner.drain())
     finally:
         bar.close()
         stats.seconds = time.perf_counter() - started

@@ -125,3 +125,36 @@ def test_document_dict_matches_the_schema(predictor: Predictor) -> None:
     doc = predictor("Angela Merkel visited Paris. Then she left.")
     data = document_dict(doc, "x")
     assert DocumentOut.model_validate(data).model_dump() == data
+
+
+def test_worker_processes_give_the_same_output_in_input_order(predictor: Predictor) -> None:
+    # Small chunks so the two workers really share the input and finish out of order.
+    lines = [f"Document {i}: Angela Merkel met {name} in Paris." for i, name in enumerate(["Bob", "Ann", "Li"] * 20)]
+    data = ("\n".join(lines) + "\n").encode()
+    alone = run(predictor, data, "lines", chunk_chars=200)
+    shared = run(predictor, data, "lines", chunk_chars=200, workers=2)
+    assert shared == alone
+    assert [json.loads(x)["sentences"][0][1]["text"] for x in shared.splitlines()] == [str(i) for i in range(60)]
+
+
+def test_bad_record_with_workers_keeps_everything_before_it(predictor: Predictor) -> None:
+    good = b"".join(b'{"text": "Rome %d"}\n' % i for i in range(30))
+    out = io.StringIO()
+    with pytest.raises(CorpusError, match=r"^in.txt:31: invalid JSON"):
+        tag_stream(predictor, io.BytesIO(good + b"{oops\n"), out, "in.txt", "jsonl", chunk_chars=20, workers=2)
+    assert [json.loads(x)["sentences"][0][1]["text"] for x in out.getvalue().splitlines()] == [
+        str(i) for i in range(30)
+    ]
+
+
+def test_workers_are_not_forked_for_cuda(predictor: Predictor) -> None:
+    import torch
+
+    from tagger.workers import OrderedRunner, default_workers
+
+    assert default_workers(torch.device("cuda")) == 1
+    runner = OrderedRunner(predictor, lambda p, chunk: chunk, workers=4)  # CPU predictor: a real pool
+    try:
+        assert runner.pool is not None and runner.workers == 4
+    finally:
+        runner.close()
