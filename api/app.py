@@ -4,6 +4,7 @@ one warm-up pass before /ready says yes, micro-batched inference, Prometheus met
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import threading
@@ -13,6 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -37,11 +39,16 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON with non-ASCII escaped: lone surrogates in user text (valid JSON escapes,
-    invalid UTF-8) can then never crash the encoder."""
+    """JSON through orjson (about ten times faster than the standard library on our
+    responses); content orjson refuses, a lone surrogate in user text (a valid JSON
+    escape, invalid UTF-8), falls back to the standard library with every non-ASCII
+    character escaped, so no input can crash the encoder."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+        try:
+            return orjson.dumps(content)
+        except orjson.JSONEncodeError:
+            return json.dumps(content, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
 def error(status: int, detail: str, retry_after: int | None = None) -> SafeJSONResponse:
@@ -69,6 +76,10 @@ class ServiceState:
             )
             if s.warmup:
                 predictor.tag([EXAMPLE_TEXT])
+            # The vocabularies are a few hundred thousand long-lived objects; left in the
+            # collector's generations, every full collection walks them all (tens of ms,
+            # a latency spike under load). Frozen, collections see only request garbage.
+            gc.freeze()
         except Exception as exc:  # any failure must show on /ready rather than end the loader silently
             self.load_error = str(exc) if isinstance(exc, (TaggerError, OSError)) else f"{type(exc).__name__}: {exc}"
             log.error("cannot load models: %s", self.load_error)
