@@ -1,20 +1,56 @@
-"""``tagger serve``: run the app under uvicorn."""
+"""``tagger serve``: run the app under uvicorn, in one process or several."""
 
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
 
 from api.app import create_app
 from api.settings import Settings
+from tagger.errors import TaggerError
 
 
-def serve(host: str, port: int, models: list[str] | None, device: str | None, log_level: str = "info") -> None:
-    overrides: dict[str, object] = {}
+def create_app_from_env() -> FastAPI:
+    """App factory for uvicorn's worker processes, which read ``TAGGER_*`` themselves."""
+    return create_app(Settings())
+
+
+def serve(
+    host: str,
+    port: int,
+    models: list[str] | None,
+    device: str | None,
+    log_level: str = "info",
+    workers: int | None = None,
+) -> None:
+    """Serve in this process, or in ``workers`` processes sharing the port.
+
+    Command-line choices go into ``TAGGER_*`` variables so that worker processes, which
+    build their own app, see the same settings. Several workers use several cores where
+    one process cannot (Python runs one thread at a time); each worker loads the models
+    and micro-batches its own share of the requests.
+    """
     if models:
-        overrides["models"] = [Path(m) for m in models]
+        os.environ["TAGGER_MODELS"] = json.dumps([str(Path(m).resolve()) for m in models])
     if device:
-        overrides["device"] = device
-    settings = Settings(**overrides)  # type: ignore[arg-type]
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+        os.environ["TAGGER_DEVICE"] = device
+    if workers:
+        os.environ["TAGGER_WORKERS"] = str(workers)
+    try:  # validated here, so a bad setting fails before any worker starts
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"TAGGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise TaggerError(f"invalid setting: {problems}") from None
+    options = {"host": host, "port": port, "log_level": log_level, "access_log": False}
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
+        return
+    if not settings.threads:  # split the cores between the workers rather than oversubscribe
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        os.environ["TAGGER_THREADS"] = str(max(1, cores // settings.workers))
+    uvicorn.run("api.server:create_app_from_env", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]

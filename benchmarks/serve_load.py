@@ -46,10 +46,14 @@ def free_port() -> int:
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    """Memory of a server and its worker processes (spawned, so nothing is shared)."""
+    total = 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+            total += int(line.split()[1]) / 1024
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        total += rss_mb(int(child), field)
+    return total
 
 
 def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
@@ -64,15 +68,16 @@ def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes]
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=base, timeout=5) as http:
-        while True:
-            try:
-                if http.get("/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("server exited during start-up")
+    ready_in_a_row = 0  # with several workers each must be ready: ask over fresh connections
+    while ready_in_a_row < 10:
+        try:
+            ready = httpx.get(base + "/ready", timeout=5).status_code == 200
+        except httpx.TransportError:
+            ready = False
+        ready_in_a_row = ready_in_a_row + 1 if ready else 0
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        if not ready:
             time.sleep(0.02)
     return proc, base, time.perf_counter() - started
 
@@ -130,6 +135,7 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=1500, help="requests per run at concurrency 32")
     parser.add_argument("--requests-serial", type=int, default=300, help="requests per run at concurrency 1")
     parser.add_argument("--seconds", type=float, default=40, help="time limit per run")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (TAGGER_WORKERS)")
     parser.add_argument("--repeats", type=int, default=3, help="runs per setting; medians are reported")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", default="serve_load.json", help="file name under benchmarks/results")
@@ -137,7 +143,7 @@ def main() -> int:
     texts = [s.text for s in conll_dev_text(args.data) if len(s.tokens) >= 5]
     results: dict[str, Any] = {"runs": [], "summary": [], "cpu_count": os.cpu_count()}
     for batching in ("true", "false"):
-        proc, base, startup = start_server({"TAGGER_BATCHING": batching})
+        proc, base, startup = start_server({"TAGGER_BATCHING": batching, "TAGGER_WORKERS": str(args.workers)})
         try:
             idle_rss = rss_mb(proc.pid)
             for concurrency, count in ((1, args.requests_serial), (32, args.requests)):

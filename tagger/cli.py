@@ -189,7 +189,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from api.server import serve
     except ImportError as exc:
         raise TaggerError(f"the service needs the [serve] extra: pip install 'tagger[serve]' ({exc})") from None
-    serve(args.host, args.port, args.model, args.device, args.log_level)
+    serve(args.host, args.port, args.model, args.device, args.log_level, args.workers)
     return 0
 
 
@@ -250,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model directory (repeatable; default: the shipped models)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--log-level", default="info")
+    p.add_argument(
+        "--workers", type=int, help="server processes, each loading the models (default 1, or TAGGER_WORKERS)"
+    )
     p.set_defaults(func=cmd_serve)
     return parser
 

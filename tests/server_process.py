@@ -21,8 +21,12 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(command: Sequence[str], cwd: Path, env: dict[str, str]) -> Iterator[httpx.Client]:
-    """Start ``command --port P``, wait for /ready, yield a client; stop it afterwards."""
+def running_server(
+    command: Sequence[str], cwd: Path, env: dict[str, str], pids: list[int] | None = None
+) -> Iterator[httpx.Client]:
+    """Start ``command --port P``, wait for /ready, yield a client; stop it afterwards.
+
+    The server's process id is appended to ``pids`` when given."""
     port = free_port()
     log = cwd / f"server-{port}.log"
     with log.open("w") as out:
@@ -34,6 +38,8 @@ def running_server(command: Sequence[str], cwd: Path, env: dict[str, str]) -> It
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    if pids is not None:
+        pids.append(proc.pid)
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
             deadline = time.monotonic() + 90

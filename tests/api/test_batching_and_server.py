@@ -3,8 +3,10 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.api.conftest import serving
@@ -77,3 +79,26 @@ def test_real_uvicorn_process_answers_over_loopback(tmp_path: Path) -> None:
         ents = [(e["text"], e["label"]) for e in r.json()["documents"][0]["entities"]]
         assert ents == [("Angela Merkel", "PER"), ("Paris", "LOC")]
         assert http.get("/health").json() == {"status": "alive"}
+
+
+def test_several_worker_processes_serve_the_models_named_on_the_command_line(tmp_path: Path) -> None:
+    from tests.conftest import MODELS
+
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, "-m", "tagger", "serve", "--workers", "2", "--model", str(MODELS / "ner-en-conll03")]
+    pids: list[int] = []
+    with running_server(command, tmp_path, env, pids) as http:
+        children = Path(f"/proc/{pids[0]}/task/{pids[0]}/children").read_text().split()
+        cmdlines = [Path(f"/proc/{c}/cmdline").read_bytes() for c in children]
+        assert sum(b"spawn_main" in c and b"resource_tracker" not in c for c in cmdlines) == 2
+        assert [m["name"] for m in http.get("/models").json()] == ["ner-en-conll03"]
+        for _ in range(6):  # the kernel spreads new connections between the workers; each must answer alike
+            with httpx.Client(base_url=str(http.base_url), timeout=10) as fresh:
+                while fresh.get("/ready").status_code != 200:  # the other worker may still be loading
+                    time.sleep(0.1)
+                r = fresh.post("/tag", json={"text": "Angela Merkel visited Paris."})
+            assert r.status_code == 200
+            assert [(e["text"], e["label"]) for e in r.json()["documents"][0]["entities"]] == [
+                ("Angela Merkel", "PER"),
+                ("Paris", "LOC"),
+            ]
