@@ -89,16 +89,23 @@ class CRF(nn.Module):
         """Best paths (B, T) (padding positions hold 0) and their scores (B,)."""
         trans, start, end = self._scores()
         batch, steps, _ = emissions.shape
+        # Steps where every sentence is still running need no masking; batches are
+        # grouped by length, so that is most steps (and saves two ops per step).
+        full = mask.all(dim=0).tolist()  # (T,)
+        active = mask.unsqueeze(2)  # (B, T, 1)
+        # Past a sentence's end the pointer is the identity, so backtracking passes through.
+        identity = torch.arange(self.num_labels, device=emissions.device).expand(batch, -1)  # (B, K)
         score = start + emissions[:, 0]  # (B, K)
         backpointers = []
         for t in range(1, steps):
             best, idx = (score.unsqueeze(2) + trans).max(dim=1)  # (B, K_to)
             nxt = best + emissions[:, t]
-            m = mask[:, t].unsqueeze(1)
-            score = torch.where(m, nxt, score)
-            # Past a sentence's end the pointer is the identity, so backtracking passes through.
-            identity = torch.arange(self.num_labels, device=emissions.device).expand(batch, -1)
-            backpointers.append(torch.where(m, idx, identity))
+            if full[t]:
+                score = nxt
+            else:
+                score = torch.where(active[:, t], nxt, score)
+                idx = torch.where(active[:, t], idx, identity)
+            backpointers.append(idx)
         final = score + end
         best_score, last = final.max(dim=1)  # (B,)
         path = [last]
@@ -126,10 +133,12 @@ class CRF(nn.Module):
         alpha = torch.exp(start - start.max()) * emit_p[:, 0]  # (B, K)
         alpha = alpha / alpha.sum(1, keepdim=True)
         alphas = [alpha]
+        full = mask.all(dim=0).tolist()  # (T,) steps with no sentence ended yet skip the masking
+        active = mask.unsqueeze(2)  # (B, T, 1)
         for t in range(1, steps):
             nxt = (alpha @ trans_p) * emit_p[:, t]
             nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
-            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
+            alpha = nxt if full[t] else torch.where(active[:, t], nxt, alpha)
             alphas.append(alpha)
         end_p = torch.exp(end - end.max()).expand_as(alpha)  # (B, K)
         beta = end_p
@@ -137,7 +146,7 @@ class CRF(nn.Module):
         for t in range(steps - 2, -1, -1):
             nxt = (emit_p[:, t + 1] * beta) @ trans_p.t()
             nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
-            beta = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end_p)
+            beta = nxt if full[t + 1] else torch.where(active[:, t + 1], nxt, end_p)
             betas.append(beta)
         joint = torch.stack(alphas, dim=1) * torch.stack(betas[::-1], dim=1)  # (B, T, K), unnormalised
         probs = joint / joint.sum(2, keepdim=True).clamp_min(1e-300)

@@ -108,6 +108,7 @@ class Predictor:
         batches = token_budget_batches([lengths[i] for i in real], self.batch_tokens)
         with torch.inference_mode():
             for loaded in selected:
+                table = _token_wise_labels(loaded)
                 out: list[list[TokenLabel]] = [[] for _ in sentences]
                 for group in batches:
                     idx = [real[g] for g in group]
@@ -116,8 +117,10 @@ class Predictor:
                     paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
                     for row, i in enumerate(idx):
                         n = lengths[i]
-                        labels = [loaded.vocab.labels[j] for j in paths_l[row][:n]]
-                        if loaded.label_scheme not in (TagScheme.NONE, OUTPUT_SCHEME):
+                        if table is not None:
+                            labels = [table[j] for j in paths_l[row][:n]]
+                        else:
+                            labels = [loaded.vocab.labels[j] for j in paths_l[row][:n]]
                             labels = convert(labels, loaded.label_scheme, OUTPUT_SCHEME)
                         out[i] = [TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
                 results[loaded.name] = out
@@ -174,6 +177,23 @@ class Predictor:
     def __call__(self, text: str, models: Sequence[str] | None = None) -> TaggedDocument:
         """``Tagger.load(path)("Angela Merkel visited Paris.")``."""
         return self.tag([text], models)[0]
+
+
+def _token_wise_labels(loaded: LoadedModel) -> list[str] | None:
+    """The output label of each label id, where output labels follow token by token.
+
+    True for untagged and IOB2 labels, and for BIOES decoded by a CRF: its constraints
+    make every path well formed, so S-X is B-X and E-X is I-X. Otherwise (IOB1, or
+    BIOES from a softmax head, which may be ill formed) ``None``: whole sentences are
+    converted through spans.
+    """
+    labels = loaded.vocab.labels
+    if loaded.label_scheme in (TagScheme.NONE, OUTPUT_SCHEME):
+        return list(labels)
+    if loaded.label_scheme == TagScheme.BIOES and loaded.model.crf is not None:
+        token_wise = {"S": "B", "E": "I"}
+        return [token_wise.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in labels]
+    return None
 
 
 def _offsets(tokens: Sequence[str]) -> list[Token]:
