@@ -72,7 +72,11 @@ class ServiceState:
         s = self.settings
         try:
             predictor = Predictor.load(
-                s.models, device=s.device, threads=s.threads or None, batch_tokens=s.max_batch_tokens
+                s.models,
+                device=s.device,
+                threads=s.threads or None,
+                batch_tokens=s.max_batch_tokens,
+                parallel_models=s.parallel_models,
             )
             if s.warmup:
                 predictor.tag([EXAMPLE_TEXT])

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from api.app import create_app
 from api.settings import Settings
 from tagger.errors import TaggerError
+from tagger.predict import usable_cores
 
 
 def create_app_from_env() -> FastAPI:
@@ -51,6 +52,5 @@ def serve(
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return
     if not settings.threads:  # split the cores between the workers rather than oversubscribe
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-        os.environ["TAGGER_THREADS"] = str(max(1, cores // settings.workers))
+        os.environ["TAGGER_THREADS"] = str(max(1, usable_cores() // settings.workers))
     uvicorn.run("api.server:create_app_from_env", factory=True, workers=settings.workers, **options)  # type: ignore[arg-type]

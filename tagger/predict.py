@@ -8,7 +8,9 @@ command and ``tagger evaluate`` all call it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +40,11 @@ class PreparedDocument:
         return sum(len(s) for s in self.sentences)
 
 
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity, which containers often narrow)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def pick_device(device: str | None = None) -> torch.device:
     """``cuda`` when available unless told otherwise."""
     if device in (None, "auto"):
@@ -59,6 +66,7 @@ class Predictor:
         models: Sequence[LoadedModel],
         device: torch.device,
         batch_tokens: int = 4096,
+        parallel_models: bool = False,
     ) -> None:
         if not models:
             raise TaggerError("no model given")
@@ -68,6 +76,11 @@ class Predictor:
         self.models = {m.name: m for m in models}
         self.device = device
         self.batch_tokens = batch_tokens
+        # With several models, each can run in its own thread: torch releases the GIL
+        # inside its kernels, so NER and POS LSTMs use two cores at once. Worth it in a
+        # server, whose one inference thread would otherwise use one core; not in
+        # ``tagger tag``, whose worker processes already fill the cores.
+        self._pool = ThreadPoolExecutor(len(models), "model") if parallel_models and len(models) > 1 else None
 
     @classmethod
     def load(
@@ -76,14 +89,18 @@ class Predictor:
         device: str | None = None,
         threads: int | None = None,
         batch_tokens: int = 4096,
+        parallel_models: bool = False,
     ) -> Predictor:
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        if not threads and parallel_models and len(paths) > 1:
+            # The models' threads share the cores; intra-op threads on top only contend.
+            threads = max(1, usable_cores() // len(paths))
         if threads:
             torch.set_num_threads(threads)
         chosen = pick_device(device)
-        if isinstance(paths, (str, Path)):
-            paths = [paths]
         models = [checkpoint.load(p, chosen) for p in paths]
-        return cls(models, chosen, batch_tokens)
+        return cls(models, chosen, batch_tokens, parallel_models)
 
     def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
         """The named models in load order, duplicates dropped; unknown names are an error."""
@@ -102,29 +119,35 @@ class Predictor:
         Empty sentences get empty predictions. Results are in input order.
         """
         selected = self.select(models)
-        results: dict[str, list[list[TokenLabel]]] = {}
         lengths = [len(s) for s in sentences]
         real = [i for i, n in enumerate(lengths) if n > 0]
-        batches = token_budget_batches([lengths[i] for i in real], self.batch_tokens)
-        with torch.inference_mode():
-            for loaded in selected:
-                table = _token_wise_labels(loaded)
-                out: list[list[TokenLabel]] = [[] for _ in sentences]
-                for group in batches:
-                    idx = [real[g] for g in group]
-                    batch = encode([sentences[i] for i in idx], loaded.vocab, loaded.config.model.max_word_chars)
-                    paths, confidence = loaded.model.decode(batch.to(self.device))
-                    paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
-                    for row, i in enumerate(idx):
-                        n = lengths[i]
-                        if table is not None:
-                            labels = [table[j] for j in paths_l[row][:n]]
-                        else:
-                            labels = [loaded.vocab.labels[j] for j in paths_l[row][:n]]
-                            labels = convert(labels, loaded.label_scheme, OUTPUT_SCHEME)
-                        out[i] = [TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
-                results[loaded.name] = out
-        return results
+        batches = [
+            [real[g] for g in group] for group in token_budget_batches([lengths[i] for i in real], self.batch_tokens)
+        ]
+        if self._pool is not None and len(selected) > 1:
+            futures = [self._pool.submit(self._predict_one, m, sentences, batches) for m in selected]
+            return {m.name: f.result() for m, f in zip(selected, futures, strict=True)}
+        return {m.name: self._predict_one(m, sentences, batches) for m in selected}
+
+    def _predict_one(
+        self, loaded: LoadedModel, sentences: Sequence[Sequence[str]], batches: list[list[int]]
+    ) -> list[list[TokenLabel]]:
+        table = _token_wise_labels(loaded)
+        out: list[list[TokenLabel]] = [[] for _ in sentences]
+        with torch.inference_mode():  # per thread: models may run in the pool's threads
+            for idx in batches:
+                batch = encode([sentences[i] for i in idx], loaded.vocab, loaded.config.model.max_word_chars)
+                paths, confidence = loaded.model.decode(batch.to(self.device))
+                paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
+                for row, i in enumerate(idx):
+                    n = len(sentences[i])
+                    if table is not None:
+                        labels = [table[j] for j in paths_l[row][:n]]
+                    else:
+                        labels = [loaded.vocab.labels[j] for j in paths_l[row][:n]]
+                        labels = convert(labels, loaded.label_scheme, OUTPUT_SCHEME)
+                    out[i] = [TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][:n], strict=True)]
+        return out
 
     @staticmethod
     def prepare(document: str | Sequence[str]) -> PreparedDocument:

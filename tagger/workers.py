@@ -13,7 +13,6 @@ where the platform lacks it; then chunks run in the calling process.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections import deque
 from collections.abc import Callable
@@ -22,7 +21,7 @@ from typing import Generic, TypeVar
 
 import torch
 
-from tagger.predict import Predictor
+from tagger.predict import Predictor, usable_cores
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
@@ -36,7 +35,7 @@ def default_workers(device: torch.device) -> int:
     """One worker per usable core on CPU (at most 8), none on CUDA."""
     if device.type != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
         return 1
-    return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+    return max(1, min(8, usable_cores()))
 
 
 def _init_worker(threads: int) -> None:

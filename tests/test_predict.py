@@ -1,8 +1,10 @@
-"""Output labels: the token-wise shortcut must agree with span-based conversion."""
+"""The Predictor: output labels, and models run in parallel threads."""
 
 from __future__ import annotations
 
 import random
+
+import torch
 
 from tagger.predict import Predictor, _token_wise_labels
 from tagger.tags import Span, TagScheme, convert, tags_from_spans
@@ -32,3 +34,12 @@ def test_softmax_bioes_models_convert_whole_sentences() -> None:
     loaded = predictor.models["ner-en-conll03"]
     loaded.model.crf = None  # a softmax head may decode ill-formed BIOES
     assert _token_wise_labels(loaded) is None
+
+
+def test_models_in_parallel_threads_give_the_same_results() -> None:
+    paths = [MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"]
+    texts = ["Angela Merkel visited Paris on Monday.", "The U.S. Army said so.", "", "Mary is in Rome. She likes it."]
+    sequential = Predictor.load(paths, device="cpu").tag(texts)
+    parallel = Predictor.load(paths, device="cpu", threads=torch.get_num_threads(), parallel_models=True)
+    assert parallel._pool is not None
+    assert parallel.tag(texts) == sequential
