@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
     workers: int = Field(1, ge=1, description="server processes, each with its own models and micro-batcher")
-    parallel_models: bool = Field(True, description="run the models of one request in parallel threads")
+    parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
     batching: bool = Field(True, description="merge concurrent requests into shared forward passes")
     max_batch_tokens: int = Field(4096, ge=1, description="token budget of one merged forward pass")
     max_wait_ms: float = Field(0.0, ge=0, description="wait this long for more requests before a pass")

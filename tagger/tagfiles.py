@@ -1,9 +1,10 @@
 """``tagger tag``: stream documents from a file through the Predictor into JSONL or CoNLL.
 
 Input is read record by record and tagged in chunks of about ``chunk_chars``
-characters, in worker processes on CPU, so memory stays flat however large the file. Output is flushed after each chunk;
-when a bad record stops the run, every document before it is tagged and written
-first, so the output is complete up to the last whole document.
+characters, in worker processes on CPU, so memory stays flat however large the file.
+Output is flushed after each chunk; when a bad record stops the run, every document
+before it is tagged and written first, so the output is complete up to the last whole
+document.
 """
 
 from __future__ import annotations
