@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
+from benchmarks.processes import process_tree  # noqa: E402
 
 MEDIANS = ("requests_per_s", "tokens_per_s", "p50_ms", "p99_ms")
 
@@ -48,11 +49,10 @@ def free_port() -> int:
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     """Memory of a server and its worker processes (spawned, so nothing is shared)."""
     total = 0.0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            total += int(line.split()[1]) / 1024
-    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
-        total += rss_mb(int(child), field)
+    for member in process_tree(pid):
+        for line in Path(f"/proc/{member}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                total += int(line.split()[1]) / 1024
     return total
 
 

@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
+from benchmarks.processes import process_tree  # noqa: E402
 
 MODELS = ROOT / "models"
 SUMMARY = re.compile(r"tagged (\d+) documents, (\d+) tokens in ([\d.]+)s \(([\d,]+) tokens/s\)")
@@ -47,14 +48,6 @@ def _memory_kb(pid: int) -> tuple[int, int]:
     return rss, pss
 
 
-def _tree(pid: int) -> list[int]:
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return [pid]
-    return [pid] + [p for c in children for p in _tree(int(c))]
-
-
 def run_tag(input_path: Path, models: list[str], extra: list[str]) -> dict[str, Any]:
     """One run of the command; memory is sampled every 0.1 s over its process tree."""
     cmd = [sys.executable, "-m", "tagger", "tag", str(input_path), "--input-format", "lines", "-o", "/dev/null"]
@@ -65,7 +58,7 @@ def run_tag(input_path: Path, models: list[str], extra: list[str]) -> dict[str, 
     proc = subprocess.Popen(cmd + extra, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     peak_rss = peak_pss = peak_one = processes = 0
     while proc.poll() is None:
-        tree = _tree(proc.pid)
+        tree = process_tree(proc.pid)
         sizes = [_memory_kb(p) for p in tree]
         processes = max(processes, len(tree))
         peak_rss = max(peak_rss, sum(r for r, _ in sizes))

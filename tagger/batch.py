@@ -55,10 +55,13 @@ def encode(
     """
     lengths = [len(s) for s in sentences]
     batch, steps = len(sentences), max(lengths)
-    features = [vocab.features(t, max_word_chars) for sent in sentences for t in sent]
-    distinct: dict[str, int] = {}
-    char_rows = torch.tensor([distinct.setdefault(t, len(distinct)) for sent in sentences for t in sent])  # (N,)
-    spelled = [vocab.features(t, max_word_chars)[2] for t in distinct]  # insertion order = row order
+    tokens = [t for sent in sentences for t in sent]
+    features = [vocab.features(t, max_word_chars) for t in tokens]
+    # Distinct tokens in order of first appearance (a repeat rewrites the same value).
+    spelling = dict(zip(tokens, (f[2] for f in features), strict=True))
+    row_of = {t: i for i, t in enumerate(spelling)}
+    char_rows = torch.tensor([row_of[t] for t in tokens])  # (N,)
+    spelled = list(spelling.values())
     length_tensor = torch.tensor(lengths)
     mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)  # (B, T)
     words = torch.zeros(batch, steps, dtype=torch.long)

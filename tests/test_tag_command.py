@@ -147,7 +147,7 @@ def test_bad_record_with_workers_keeps_everything_before_it(predictor: Predictor
     ]
 
 
-def test_workers_are_not_forked_for_cuda(predictor: Predictor) -> None:
+def test_cuda_gets_no_workers_and_cpu_gets_a_pool(predictor: Predictor) -> None:
     import torch
 
     from tagger.workers import OrderedRunner, default_workers
