@@ -93,6 +93,7 @@ class ServiceState:
             predictor.tag_prepared,
             max_batch_tokens=s.max_batch_tokens,
             max_wait_s=s.max_wait_ms / 1000,
+            gap_s=s.batch_gap_ms / 1000,
             max_queue=s.max_queue,
             batching=s.batching,
             on_batch=self.metrics.observe_batch,

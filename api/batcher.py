@@ -2,10 +2,17 @@
 
 Requests wait in a bounded queue. A single worker thread (off the event loop, so the
 server keeps accepting connections) takes the oldest request and every queued request
-for the same models up to a token budget, optionally waiting ``max_wait`` for more,
-and runs them as one call of ``Predictor.tag_prepared``. Under light load a request
-runs alone at once; under heavy load batches fill up while the previous pass runs.
-A full queue refuses new work at once (``Overloaded``) instead of growing forever.
+for the same models up to a token budget, and runs them as one call of
+``Predictor.tag_prepared``. A full queue refuses new work at once (``Overloaded``)
+instead of growing forever.
+
+When clients are concurrent, the worker also gathers: it holds the pass while requests
+keep arriving, until none has come for ``gap`` (or ``max_wait`` has passed, or the
+budget is full). Without that, concurrent clients split into groups that take turns,
+each request waiting for another group's pass before its own, and small passes cost
+almost as much as full ones; gathered, they share one pass. A lone client is never
+held: the worker gathers only when the previous pass, or the queue, held several
+requests.
 """
 
 from __future__ import annotations
@@ -44,11 +51,15 @@ class MicroBatcher:
         max_wait_s: float,
         max_queue: int,
         batching: bool = True,
+        gap_s: float = 0.006,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> None:
         self._run = run
         self._max_tokens = max_batch_tokens
         self._max_wait = max_wait_s
+        self._gap = gap_s
+        self._last_arrival = 0.0
+        self._last_pass_jobs = 0
         self._max_queue = max_queue
         self._batching = batching
         self._on_batch = on_batch or (lambda jobs, tokens: None)
@@ -70,6 +81,7 @@ class MicroBatcher:
             if len(self._pending) >= self._max_queue:
                 raise Overloaded(f"{len(self._pending)} requests already queued")
             self._pending.append(job)
+            self._last_arrival = time.monotonic()
             self._cond.notify()
         return await asyncio.wrap_future(job.future)
 
@@ -89,18 +101,27 @@ class MicroBatcher:
             jobs, tokens = [first], first.tokens
             if not self._batching:
                 return jobs
-            deadline = time.monotonic() + self._max_wait
-            while tokens < self._max_tokens:
-                for job in list(self._pending):
-                    if job.models == first.models and tokens + job.tokens <= self._max_tokens:
-                        self._pending.remove(job)
-                        jobs.append(job)
-                        tokens += job.tokens
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._stopping:
-                    break
-                self._cond.wait(remaining)
+            tokens = self._gather(jobs, tokens)
+            if (len(jobs) > 1 or self._last_pass_jobs > 1) and self._max_wait > 0:
+                deadline = time.monotonic() + self._max_wait
+                while tokens < self._max_tokens and not self._stopping:
+                    now = time.monotonic()
+                    quiet_for = now - self._last_arrival
+                    if quiet_for >= self._gap or now >= deadline:
+                        break
+                    self._cond.wait(min(self._gap - quiet_for, deadline - now))
+                    tokens = self._gather(jobs, tokens)
+            self._last_pass_jobs = len(jobs)
             return jobs
+
+    def _gather(self, jobs: list[_Job], tokens: int) -> int:
+        """Move queued jobs for the same models into ``jobs`` while the budget allows."""
+        for job in list(self._pending):
+            if job.models == jobs[0].models and tokens + job.tokens <= self._max_tokens:
+                self._pending.remove(job)
+                jobs.append(job)
+                tokens += job.tokens
+        return tokens
 
     def _loop(self) -> None:
         while (taken := self._take()) is not None:

@@ -20,7 +20,10 @@ class Settings(BaseSettings):
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
     batching: bool = Field(True, description="merge concurrent requests into shared forward passes")
     max_batch_tokens: int = Field(4096, ge=1, description="token budget of one merged forward pass")
-    max_wait_ms: float = Field(0.0, ge=0, description="wait this long for more requests before a pass")
+    max_wait_ms: float = Field(
+        20.0, ge=0, description="with concurrent clients, hold a pass at most this long for more requests (0: never)"
+    )
+    batch_gap_ms: float = Field(6.0, ge=0, description="start the pass once no request has arrived for this long")
     max_queue: int = Field(256, ge=1, description="requests waiting beyond this are refused with 503")
     max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")
     max_texts: int = Field(128, ge=1, description="documents per request")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -87,67 +88,101 @@ class CRF(nn.Module):
 
     def viterbi(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """Best paths (B, T) (padding positions hold 0) and their scores (B,)."""
-        trans, start, end = self._scores()
-        batch, steps, _ = emissions.shape
-        # Steps where every sentence is still running need no masking; batches are
-        # grouped by length, so that is most steps (and saves two ops per step).
-        full = mask.all(dim=0).tolist()  # (T,)
-        active = mask.unsqueeze(2)  # (B, T, 1)
-        # Past a sentence's end the pointer is the identity, so backtracking passes through.
-        identity = torch.arange(self.num_labels, device=emissions.device).expand(batch, -1)  # (B, K)
-        score = start + emissions[:, 0]  # (B, K)
-        backpointers = []
-        for t in range(1, steps):
-            best, idx = (score.unsqueeze(2) + trans).max(dim=1)  # (B, K_to)
-            nxt = best + emissions[:, t]
-            if full[t]:
-                score = nxt
-            else:
-                score = torch.where(active[:, t], nxt, score)
-                idx = torch.where(active[:, t], idx, identity)
-            backpointers.append(idx)
-        final = score + end
-        best_score, last = final.max(dim=1)  # (B,)
-        path = [last]
-        for bp in reversed(backpointers):
-            last = bp.gather(1, last.unsqueeze(1)).squeeze(1)
-            path.append(last)
-        paths = torch.stack(path[::-1], dim=1)  # (B, T)
-        return paths * mask.long(), best_score
+        trans, start, end = (x.detach().cpu().numpy() for x in self._scores())
+        paths, scores = viterbi(_numpy(emissions), mask.cpu().numpy(), trans, start, end)
+        return torch.from_numpy(paths).to(emissions.device), torch.from_numpy(scores).to(emissions.device)
 
     def marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
-        """P(label_t = k | sentence) by forward-backward, (B, T, K); padding rows are 0.
+        """P(label_t = k | sentence) by forward-backward, (B, T, K); padding rows are 0."""
+        trans, start, end = (x.detach().cpu().double().numpy() for x in self._scores())
+        probs = marginals(_numpy(emissions), mask.cpu().numpy(), trans, start, end)
+        return torch.from_numpy(probs).to(emissions.device, emissions.dtype)
 
-        Runs in probability space with per-step normalisation (Rabiner's scaling): each
-        step is a (B, K) x (K, K) matrix product instead of a logsumexp over (B, K, K),
-        several times faster, and stable because every vector is rescaled to sum 1.
-        """
-        trans, start, end = (x.double() for x in self._scores())
-        dtype, emissions = (
-            emissions.dtype,
-            emissions.double(),
-        )  # float64: products of far-apart scores must not underflow
-        steps = emissions.size(1)
-        trans_p = torch.exp(trans - trans.max())  # (K, K); forbidden moves become 0
-        emit_p = torch.exp(emissions - emissions.max(dim=2, keepdim=True).values)  # (B, T, K)
-        alpha = torch.exp(start - start.max()) * emit_p[:, 0]  # (B, K)
-        alpha = alpha / alpha.sum(1, keepdim=True)
-        alphas = [alpha]
-        full = mask.all(dim=0).tolist()  # (T,) steps with no sentence ended yet skip the masking
-        active = mask.unsqueeze(2)  # (B, T, 1)
-        for t in range(1, steps):
-            nxt = (alpha @ trans_p) * emit_p[:, t]
-            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
-            alpha = nxt if full[t] else torch.where(active[:, t], nxt, alpha)
-            alphas.append(alpha)
-        end_p = torch.exp(end - end.max()).expand_as(alpha)  # (B, K)
-        beta = end_p
-        betas = [beta]
-        for t in range(steps - 2, -1, -1):
-            nxt = (emit_p[:, t + 1] * beta) @ trans_p.t()
-            nxt = nxt / nxt.sum(1, keepdim=True).clamp_min(1e-300)
-            beta = nxt if full[t + 1] else torch.where(active[:, t + 1], nxt, end_p)
-            betas.append(beta)
-        joint = torch.stack(alphas, dim=1) * torch.stack(betas[::-1], dim=1)  # (B, T, K), unnormalised
-        probs = joint / joint.sum(2, keepdim=True).clamp_min(1e-300)
-        return (probs * mask.unsqueeze(2)).to(dtype)
+
+# Inference runs in NumPy: the loops over time steps do a handful of operations on
+# (B, K) arrays of a few hundred numbers, where a NumPy call costs about a microsecond
+# and a torch call several. That made decoding a third of a small batch's time, spent
+# holding the GIL that the server's other threads need. Training keeps the torch
+# methods above, which autograd needs.
+
+
+def _numpy(x: Tensor) -> np.ndarray:
+    return x.detach().cpu().numpy()
+
+
+def viterbi(
+    emissions: np.ndarray, mask: np.ndarray, trans: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best paths (B, T) int64, 0 on padding, and their scores (B,).
+
+    emissions (B, T, K); mask (B, T) bool with the first column true; trans (K_from,
+    K_to), start and end (K,) including the penalties of forbidden moves.
+    """
+    batch, steps, k = emissions.shape
+    emissions = emissions.astype(trans.dtype, copy=False)
+    # Steps where every sentence is still running need no masking; batches are
+    # grouped by length, so that is most steps.
+    full: list[bool] = mask.all(axis=0).tolist()  # (T,)
+    # Past a sentence's end the pointer is the identity, so backtracking passes through.
+    identity = np.broadcast_to(np.arange(k), (batch, k))  # (B, K)
+    into = np.ascontiguousarray(trans.T)  # (K_to, K_from): reductions run over the last axis
+    flat_rows = np.arange(batch * k)
+    score = start + emissions[:, 0]  # (B, K)
+    backpointers = np.empty((steps, batch, k), dtype=np.int64)  # row 0 unused
+    for t in range(1, steps):
+        candidates = (score[:, None, :] + into).reshape(batch * k, k)  # (B * K_to, K_from)
+        idx = candidates.argmax(axis=1)  # (B * K_to,)
+        nxt = candidates[flat_rows, idx].reshape(batch, k) + emissions[:, t]  # (B, K_to)
+        idx = idx.reshape(batch, k)
+        if full[t]:
+            score = nxt
+        else:
+            active = mask[:, t, None]  # (B, 1)
+            score = np.where(active, nxt, score)
+            idx = np.where(active, idx, identity)
+        backpointers[t] = idx
+    final = score + end  # (B, K)
+    last = final.argmax(axis=1)  # (B,)
+    best = final[np.arange(batch), last]
+    paths = np.empty((batch, steps), dtype=np.int64)
+    paths[:, -1] = last
+    rows = np.arange(batch)
+    for t in range(steps - 1, 0, -1):
+        last = backpointers[t, rows, last]
+        paths[:, t - 1] = last
+    return paths * mask, best
+
+
+def marginals(
+    emissions: np.ndarray, mask: np.ndarray, trans: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> np.ndarray:
+    """P(label_t = k | sentence) by forward-backward, (B, T, K) float64; padding rows 0.
+
+    Runs in probability space with per-step normalisation (Rabiner's scaling): each
+    step is a (B, K) x (K, K) matrix product instead of a logsumexp over (B, K, K),
+    several times faster, and stable because every vector is rescaled to sum 1.
+    Float64, because products of far-apart scores must not underflow.
+    """
+    emissions = emissions.astype(np.float64)
+    steps = emissions.shape[1]
+    trans_p = np.exp(trans - trans.max())  # (K, K); forbidden moves become 0
+    trans_t = np.ascontiguousarray(trans_p.T)
+    emit_p = np.exp(emissions - emissions.max(axis=2, keepdims=True))  # (B, T, K)
+    full: list[bool] = mask.all(axis=0).tolist()  # (T,) steps with no sentence ended yet skip the masking
+    alphas = np.empty_like(emit_p)
+    alpha = np.exp(start - start.max()) * emit_p[:, 0]  # (B, K)
+    alphas[:, 0] = alpha = alpha / alpha.sum(axis=1, keepdims=True)
+    for t in range(1, steps):
+        nxt = (alpha @ trans_p) * emit_p[:, t]
+        nxt /= np.maximum(nxt.sum(axis=1, keepdims=True), 1e-300)
+        alphas[:, t] = alpha = nxt if full[t] else np.where(mask[:, t, None], nxt, alpha)
+    end_p = np.broadcast_to(np.exp(end - end.max()), alpha.shape)  # (B, K)
+    betas = np.empty_like(emit_p)
+    betas[:, -1] = beta = end_p
+    for t in range(steps - 2, -1, -1):
+        nxt = (emit_p[:, t + 1] * beta) @ trans_t
+        nxt /= np.maximum(nxt.sum(axis=1, keepdims=True), 1e-300)
+        betas[:, t] = beta = nxt if full[t + 1] else np.where(mask[:, t + 1, None], nxt, end_p)
+    joint = alphas * betas  # (B, T, K), unnormalised
+    probs = joint / np.maximum(joint.sum(axis=2, keepdims=True), 1e-300)
+    return probs * mask[:, :, None]
