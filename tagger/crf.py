@@ -122,7 +122,7 @@ def viterbi(
     emissions = emissions.astype(trans.dtype, copy=False)
     # Steps where every sentence is still running need no masking; batches are
     # grouped by length, so that is most steps.
-    full: list[bool] = mask.all(axis=0).tolist()  # (T,)
+    full: list[bool] = np.asarray(mask.all(axis=0)).tolist()  # (T,)
     # Past a sentence's end the pointer is the identity, so backtracking passes through.
     identity = np.broadcast_to(np.arange(k), (batch, k))  # (B, K)
     into = np.ascontiguousarray(trans.T)  # (K_to, K_from): reductions run over the last axis
@@ -168,7 +168,7 @@ def marginals(
     trans_p = np.exp(trans - trans.max())  # (K, K); forbidden moves become 0
     trans_t = np.ascontiguousarray(trans_p.T)
     emit_p = np.exp(emissions - emissions.max(axis=2, keepdims=True))  # (B, T, K)
-    full: list[bool] = mask.all(axis=0).tolist()  # (T,) steps with no sentence ended yet skip the masking
+    full: list[bool] = np.asarray(mask.all(axis=0)).tolist()  # (T,) steps with no sentence ended yet skip the masking
     alphas = np.empty_like(emit_p)
     alpha = np.exp(start - start.max()) * emit_p[:, 0]  # (B, K)
     alphas[:, 0] = alpha = alpha / alpha.sum(axis=1, keepdims=True)
