@@ -77,6 +77,7 @@ class ServiceState:
                 threads=s.threads or None,
                 batch_tokens=s.max_batch_tokens,
                 parallel_models=s.parallel_models,
+                char_cache=s.char_cache_words,
             )
             if s.warmup:
                 predictor.tag([EXAMPLE_TEXT])

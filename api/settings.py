@@ -24,6 +24,9 @@ class Settings(BaseSettings):
         20.0, ge=0, description="with concurrent clients, hold a pass at most this long for more requests (0: never)"
     )
     batch_gap_ms: float = Field(6.0, ge=0, description="start the pass once no request has arrived for this long")
+    char_cache_words: int = Field(
+        50_000, ge=0, description="words whose character vectors each model keeps, least recently used out (0: off)"
+    )
     max_queue: int = Field(256, ge=1, description="requests waiting beyond this are refused with 503")
     max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")
     max_texts: int = Field(128, ge=1, description="documents per request")

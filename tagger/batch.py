@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -27,6 +27,7 @@ class Batch:
     mask: Tensor  # (B, T) bool, true on real tokens
     lengths: Tensor  # (B,) sentence lengths, cpu
     labels: Tensor | None = None  # (B, T) label ids, 0 on padding
+    distinct: list[str] = field(default_factory=list)  # the U token strings of ``chars``
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
@@ -38,6 +39,7 @@ class Batch:
             self.mask.to(device),
             self.lengths,
             None if self.labels is None else self.labels.to(device),
+            self.distinct,
         )
 
 
@@ -80,7 +82,7 @@ def encode(
     if labels is not None:
         label_tensor = torch.zeros(batch, steps, dtype=torch.long)
         label_tensor[mask] = torch.tensor([vocab.label_index[t] for tags in labels for t in tags])
-    return Batch(words, casings, chars, char_lengths, char_rows, mask, length_tensor, label_tensor)
+    return Batch(words, casings, chars, char_lengths, char_rows, mask, length_tensor, label_tensor, list(spelling))
 
 
 def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_sentences: int = 1024) -> list[list[int]]:

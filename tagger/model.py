@@ -122,13 +122,23 @@ class SequenceTagger(nn.Module):
             self.word_embed.weight[rows] = vectors.to(self.word_embed.weight.dtype)
         self.word_embed.weight.requires_grad_(not self.config.freeze_embeddings)
 
-    def emissions(self, batch: Batch) -> Tensor:
-        """Per-token label scores (B, T, K)."""
+    def char_features(self, batch: Batch, rows: Tensor | None = None) -> Tensor:
+        """Character vectors (U, Dc) of the batch's distinct words, or of those at ``rows``."""
+        assert self.char_encoder is not None
+        chars, lengths = batch.chars, batch.char_lengths
+        if rows is not None:
+            lengths = lengths[rows]
+            chars = chars[rows.to(chars.device), : int(lengths.max())]
+        return self.char_encoder(chars, lengths)
+
+    def emissions(self, batch: Batch, char_features: Tensor | None = None) -> Tensor:
+        """Per-token label scores (B, T, K); ``char_features`` (U, Dc), when given, stand
+        for the character encoder's output (the predictor's cache)."""
         parts = [self.word_embed(batch.words)]  # (B, T, Dw)
         if self.case_embed is not None:
             parts.append(self.case_embed(batch.casings))
         if self.char_encoder is not None:
-            per_word = self.char_encoder(batch.chars, batch.char_lengths)  # (U, Dc)
+            per_word = self.char_features(batch) if char_features is None else char_features  # (U, Dc)
             per_token = per_word[batch.char_rows]  # (N, Dc)
             grid = per_token.new_zeros(*batch.words.shape, per_token.size(1))  # (B, T, Dc)
             grid[batch.mask] = per_token
@@ -147,9 +157,9 @@ class SequenceTagger(nn.Module):
         flat = scores[batch.mask]  # (N, K)
         return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
 
-    def decode(self, batch: Batch) -> tuple[Tensor, Tensor]:
+    def decode(self, batch: Batch, char_features: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Best labels (B, T) and the probability of each chosen label (B, T)."""
-        scores = self.emissions(batch)
+        scores = self.emissions(batch, char_features)
         if self.crf is not None:
             paths, _ = self.crf.viterbi(scores, batch.mask)
             probs = self.crf.marginals(scores, batch.mask)

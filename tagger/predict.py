@@ -12,12 +12,14 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import torch
 
 from tagger import checkpoint
 from tagger.batch import encode, token_budget_batches
+from tagger.charcache import CharFeatureCache
 from tagger.checkpoint import LoadedModel
 from tagger.documents import Entity, TaggedDocument, TaggedToken, TokenLabel
 from tagger.errors import TaggerError
@@ -26,6 +28,7 @@ from tagger.tokenize import Token, tokenize
 
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the predictor in IOB2
 MAX_SENTENCE_TOKENS = 256  # longer sentences are cut (training sentences stay under 130 tokens)
+CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps (10-20 MB)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class Predictor:
         device: torch.device,
         batch_tokens: int = 4096,
         parallel_models: bool = False,
+        char_cache: int = CHAR_CACHE_WORDS,
     ) -> None:
         if not models:
             raise TaggerError("no model given")
@@ -76,6 +80,11 @@ class Predictor:
         self.models = {m.name: m for m in models}
         self.device = device
         self.batch_tokens = batch_tokens
+        self._char_caches = {
+            m.name: CharFeatureCache(m.model.char_encoder.out_dim, char_cache, device)
+            for m in models
+            if m.model.char_encoder is not None and char_cache > 0
+        }
         # With several models, each can run in its own thread: torch releases the GIL
         # inside its kernels, so NER and POS LSTMs use two cores at once. Worth it in a
         # server, whose one inference thread would otherwise use one core; not in
@@ -90,6 +99,7 @@ class Predictor:
         threads: int | None = None,
         batch_tokens: int = 4096,
         parallel_models: bool = False,
+        char_cache: int = CHAR_CACHE_WORDS,
     ) -> Predictor:
         if isinstance(paths, (str, Path)):
             paths = [paths]
@@ -100,7 +110,7 @@ class Predictor:
             torch.set_num_threads(threads)
         chosen = pick_device(device)
         models = [checkpoint.load(p, chosen) for p in paths]
-        return cls(models, chosen, batch_tokens, parallel_models)
+        return cls(models, chosen, batch_tokens, parallel_models, char_cache)
 
     def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
         """The named models in load order, duplicates dropped; unknown names are an error."""
@@ -137,7 +147,12 @@ class Predictor:
         with torch.inference_mode():  # per thread: models may run in the pool's threads
             for idx in batches:
                 batch = encode([sentences[i] for i in idx], loaded.vocab, loaded.config.model.max_word_chars)
-                paths, confidence = loaded.model.decode(batch.to(self.device))
+                batch = batch.to(self.device)
+                cache = self._char_caches.get(loaded.name)
+                chars = None
+                if cache is not None:
+                    chars = cache.features(batch.distinct, partial(loaded.model.char_features, batch))
+                paths, confidence = loaded.model.decode(batch, chars)
                 paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
                 for row, i in enumerate(idx):
                     n = len(sentences[i])

@@ -1,0 +1,88 @@
+"""The character-vector cache: same vectors as encoding afresh, LRU eviction."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from tagger.charcache import CharFeatureCache
+from tagger.predict import Predictor
+from tests.conftest import MODELS
+
+VECTORS = {"the": 1.0, "cat": 2.0, "sat": 3.0, "mat": 4.0}
+
+
+class Encoder:
+    """Stands for the char encoder: word -> a vector filled with its number; records calls."""
+
+    def __init__(self, words: list[str]) -> None:
+        self.words = words
+        self.encoded: list[str] = []
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        chosen = [self.words[i] for i in rows.tolist()]
+        self.encoded += chosen
+        return torch.tensor([[VECTORS[w]] * 3 for w in chosen])
+
+
+def lookup(cache: CharFeatureCache, words: list[str]) -> tuple[list[float], list[str]]:
+    encoder = Encoder(words)
+    out = cache.features(words, encoder)
+    assert out.shape == (len(words), 3)
+    return out[:, 0].tolist(), encoder.encoded
+
+
+def test_cached_words_are_not_encoded_again() -> None:
+    cache = CharFeatureCache(3, capacity=10, device=torch.device("cpu"))
+    assert lookup(cache, ["the", "cat"]) == ([1.0, 2.0], ["the", "cat"])
+    assert lookup(cache, ["sat", "the", "cat"]) == ([3.0, 1.0, 2.0], ["sat"])
+    assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
+
+
+def test_least_recently_used_word_is_evicted() -> None:
+    cache = CharFeatureCache(3, capacity=2, device=torch.device("cpu"))
+    lookup(cache, ["the", "cat"])
+    lookup(cache, ["the"])  # "cat" is now the least recently used
+    assert lookup(cache, ["sat"]) == ([3.0], ["sat"])
+    assert lookup(cache, ["the", "sat"]) == ([1.0, 3.0], [])
+    assert lookup(cache, ["cat"]) == ([2.0], ["cat"])
+
+
+def test_batch_larger_than_the_cache_is_encoded_without_storing() -> None:
+    cache = CharFeatureCache(3, capacity=2, device=torch.device("cpu"))
+    lookup(cache, ["the"])
+    assert lookup(cache, ["cat", "the", "sat"]) == ([2.0, 1.0, 3.0], ["cat", "sat"])
+    assert len(cache) == 1
+
+
+def test_capacity_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="capacity must be at least 1"):
+        CharFeatureCache(3, capacity=0, device=torch.device("cpu"))
+
+
+def test_predictions_with_the_cache_equal_those_without() -> None:
+    paths = [MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"]
+    texts = [
+        "Angela Merkel visited Paris on Monday.",
+        "Paris Hilton visited Angela in Monday's paper.",
+        "The U.S. Army said so, and the army said so again.",
+    ]
+    plain = Predictor.load(paths, device="cpu", char_cache=0)
+    cached = Predictor.load(paths, device="cpu", char_cache=12)  # small: evictions happen
+    assert not plain._char_caches and len(cached._char_caches) == 2
+    want = [plain.tag([t])[0] for t in texts]
+    for _ in range(2):  # cold, then warm
+        got = [cached.tag([t])[0] for t in texts]
+        for a, b in zip(got, want, strict=True):
+            assert [(e.text, e.label, e.start, e.end, e.model) for e in a.entities] == [
+                (e.text, e.label, e.start, e.end, e.model) for e in b.entities
+            ]
+            assert [e.score for e in a.entities] == pytest.approx([e.score for e in b.entities], abs=1e-5)
+            tokens_a = [t for s in a.sentences for t in s]
+            tokens_b = [t for s in b.sentences for t in s]
+            assert [{m: x.label for m, x in t.labels.items()} for t in tokens_a] == [
+                {m: x.label for m, x in t.labels.items()} for t in tokens_b
+            ]
+            scores_a = [x.score for t in tokens_a for x in t.labels.values()]
+            assert scores_a == pytest.approx([x.score for t in tokens_b for x in t.labels.values()], abs=1e-5)
+    assert all(c.hits > 0 and len(c) == 12 for c in cached._char_caches.values())
