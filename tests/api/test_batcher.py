@@ -64,51 +64,67 @@ def test_worker_error_reaches_the_caller_and_worker_survives() -> None:
 
 
 class Recorder:
-    """A run function that records each pass's documents; the first pass waits for ``gate``."""
+    """A run function that records each pass's documents and start time; the first pass
+    waits for ``gate``."""
 
     def __init__(self) -> None:
         self.passes: list[list[str]] = []
+        self.started: list[float] = []
         self.gate = threading.Event()
 
     def __call__(self, docs, models):  # type: ignore[no-untyped-def]
         if not self.passes:
             self.gate.wait(5)
+        self.started.append(time.monotonic())
         self.passes.append([d.text for d in docs])
         return echo(docs, models)
 
 
-async def trickle(batcher: MicroBatcher, recorder: Recorder, late: list[str], every_s: float) -> None:
-    """One pass held at the gate, two requests queued behind it, then ``late`` arriving
-    one every ``every_s`` after the gate opens."""
+async def scenario(batcher: MicroBatcher, recorder: Recorder, queued: list[str], late: list[str]) -> float:
+    """One pass held at the gate with ``queued`` behind it (so several requests were in
+    flight at once), then ``late`` arriving one every 50 ms after the gate opens.
+    Returns when the gate opened."""
     first = asyncio.ensure_future(batcher.submit([doc("a")], None))
     await asyncio.sleep(0.05)
-    queued = [asyncio.ensure_future(batcher.submit([doc(t)], None)) for t in ("b", "c")]
+    waiting = [asyncio.ensure_future(batcher.submit([doc(t)], None)) for t in queued]
     await asyncio.sleep(0.05)
+    opened = time.monotonic()
     recorder.gate.set()
-    arriving = []
     for text in late:
-        await asyncio.sleep(every_s)
-        arriving.append(asyncio.ensure_future(batcher.submit([doc(text)], None)))
-    await asyncio.gather(first, *queued, *arriving)
+        await asyncio.sleep(0.05)
+        waiting.append(asyncio.ensure_future(batcher.submit([doc(text)], None)))
+    await asyncio.gather(first, *waiting)
+    return opened
 
 
-def test_requests_that_keep_arriving_join_the_pass() -> None:
+def test_the_pass_waits_for_as_many_requests_as_were_in_flight() -> None:
+    # Four were in the batcher at once (a running, b c d queued): after a's pass the
+    # worker holds b c d until a fourth request comes, well before the gap ends.
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=10, gap_s=0.5)
-    asyncio.run(trickle(batcher, recorder, ["d", "e", "f"], every_s=0.05))
+    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=10, gap_s=5.0)
+    opened = asyncio.run(scenario(batcher, recorder, ["b", "c", "d"], ["e", "f"]))
     batcher.close()
-    assert recorder.passes == [["a"], ["b", "c", "d", "e", "f"]]
+    assert recorder.passes == [["a"], ["b", "c", "d", "e"], ["f"]]
+    assert recorder.started[1] - opened < 2.5  # not held for the 5 s gap
+
+
+def test_requests_that_keep_arriving_join_the_pass_until_a_gap() -> None:
+    recorder = Recorder()
+    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=20, gap_s=0.01)
+    asyncio.run(scenario(batcher, recorder, ["b", "c", "d", "e", "f", "g"], []))
+    # b..g are all queued when a's pass ends; seven were in flight, six are here, and
+    # no seventh comes: the pass starts after the short gap.
+    batcher.close()
+    assert recorder.passes == [["a"], ["b", "c", "d", "e", "f", "g"]]
 
 
 def test_gathering_stops_at_max_wait() -> None:
     recorder = Recorder()
     batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=0.3, max_queue=20, gap_s=5.0)
-    late = [str(i) for i in range(10)]
-    asyncio.run(trickle(batcher, recorder, late, every_s=0.1))
+    opened = asyncio.run(scenario(batcher, recorder, ["b", "c", "d"], []))
     batcher.close()
-    assert recorder.passes[0] == ["a"]
-    assert recorder.passes[1][:2] == ["b", "c"] and len(recorder.passes[1]) < 2 + len(late)
-    assert [t for p in recorder.passes[1:] for t in p] == ["b", "c", *late]
+    assert recorder.passes == [["a"], ["b", "c", "d"]]
+    assert 0.25 <= recorder.started[1] - opened < 2.5  # held for max_wait, not the 5 s gap
 
 
 def test_a_lone_client_is_never_held() -> None:
