@@ -5,7 +5,9 @@ frequencies are Zipfian: once a few thousand requests have been served, nearly e
 token of a new batch ("the", ",", "Monday", "Mr.") has been encoded before. Looking its
 vector up instead of running the char-CNN or char-BiLSTM again saves most of the
 character encoder's time, a sixth of a small batch's (a third of the POS model's
-char-BiLSTM). Least recently used words are evicted beyond ``capacity``.
+char-BiLSTM). Least recently used words are evicted beyond ``capacity``, and everything
+is dropped when the encoder's weights change (training evaluates on dev with the model
+it is updating; a user may fine-tune a loaded model), so a vector is never stale.
 """
 
 from __future__ import annotations
@@ -15,16 +17,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 EncodeFn = Callable[[Tensor], Tensor]  # row indices into the batch's distinct words -> (M, D)
 
 
 class CharFeatureCache:
-    def __init__(self, dim: int, capacity: int, device: torch.device) -> None:
+    def __init__(self, encoder: nn.Module, dim: int, capacity: int, device: torch.device) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        self.encoder = encoder
+        self._weights = self._weights_key()
         self.table = torch.empty(capacity, dim, device=device)  # (capacity, D); rows are written before read
         self._slots: OrderedDict[str, int] = OrderedDict()  # word -> row of table, oldest first
         self._lock = threading.Lock()  # a Predictor may be called from several threads
@@ -38,6 +42,10 @@ class CharFeatureCache:
         """Vectors (U, D) of the distinct ``words``; ``encode(rows)`` computes those of
         the words at ``rows`` that are not cached (at most ``capacity`` at a time)."""
         with self._lock:
+            weights = self._weights_key()
+            if weights != self._weights:
+                self._slots.clear()
+                self._weights = weights
             slots = [self._slots.get(w, -1) for w in words]
             missing = [i for i, s in enumerate(slots) if s < 0]
             for i, slot in enumerate(slots):
@@ -63,3 +71,8 @@ class CharFeatureCache:
                     rows.append(slot)
                 self.table[rows] = fresh
             return self.table[slots]  # (U, D)
+
+    def _weights_key(self) -> tuple[tuple[int, int], ...]:
+        """Changes whenever a weight is modified in place (an optimizer step, a
+        ``load_state_dict``) or replaced: torch counts in-place writes per tensor."""
+        return tuple((id(p), p._version) for p in self.encoder.parameters())

@@ -81,7 +81,7 @@ class Predictor:
         self.device = device
         self.batch_tokens = batch_tokens
         self._char_caches = {
-            m.name: CharFeatureCache(m.model.char_encoder.out_dim, char_cache, device)
+            m.name: CharFeatureCache(m.model.char_encoder, m.model.char_encoder.out_dim, char_cache, device)
             for m in models
             if m.model.char_encoder is not None and char_cache > 0
         }

@@ -10,6 +10,7 @@ from tagger.predict import Predictor
 from tests.conftest import MODELS
 
 VECTORS = {"the": 1.0, "cat": 2.0, "sat": 3.0, "mat": 4.0}
+ENCODER = torch.nn.Linear(2, 3)  # whose weights the cache watches
 
 
 class Encoder:
@@ -33,14 +34,14 @@ def lookup(cache: CharFeatureCache, words: list[str]) -> tuple[list[float], list
 
 
 def test_cached_words_are_not_encoded_again() -> None:
-    cache = CharFeatureCache(3, capacity=10, device=torch.device("cpu"))
+    cache = CharFeatureCache(ENCODER, 3, capacity=10, device=torch.device("cpu"))
     assert lookup(cache, ["the", "cat"]) == ([1.0, 2.0], ["the", "cat"])
     assert lookup(cache, ["sat", "the", "cat"]) == ([3.0, 1.0, 2.0], ["sat"])
     assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
 
 
 def test_least_recently_used_word_is_evicted() -> None:
-    cache = CharFeatureCache(3, capacity=2, device=torch.device("cpu"))
+    cache = CharFeatureCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
     lookup(cache, ["the", "cat"])
     lookup(cache, ["the"])  # "cat" is now the least recently used
     assert lookup(cache, ["sat"]) == ([3.0], ["sat"])
@@ -49,15 +50,27 @@ def test_least_recently_used_word_is_evicted() -> None:
 
 
 def test_batch_larger_than_the_cache_is_encoded_without_storing() -> None:
-    cache = CharFeatureCache(3, capacity=2, device=torch.device("cpu"))
+    cache = CharFeatureCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
     lookup(cache, ["the"])
     assert lookup(cache, ["cat", "the", "sat"]) == ([2.0, 1.0, 3.0], ["cat", "sat"])
     assert len(cache) == 1
 
 
+def test_changed_weights_empty_the_cache() -> None:
+    encoder = torch.nn.Linear(2, 3)
+    cache = CharFeatureCache(encoder, 3, capacity=10, device=torch.device("cpu"))
+    lookup(cache, ["the", "cat"])
+    assert lookup(cache, ["the"]) == ([1.0], [])
+    with torch.no_grad():
+        encoder.weight.add_(1.0)  # as an optimizer step does
+    assert lookup(cache, ["the", "cat"]) == ([1.0, 2.0], ["the", "cat"])
+    encoder.load_state_dict(torch.nn.Linear(2, 3).state_dict())
+    assert lookup(cache, ["cat"]) == ([2.0], ["cat"])
+
+
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1"):
-        CharFeatureCache(3, capacity=0, device=torch.device("cpu"))
+        CharFeatureCache(ENCODER, 3, capacity=0, device=torch.device("cpu"))
 
 
 def test_predictions_with_the_cache_equal_those_without() -> None:
@@ -86,3 +99,19 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
             scores_a = [x.score for t in tokens_a for x in t.labels.values()]
             assert scores_a == pytest.approx([x.score for t in tokens_b for x in t.labels.values()], abs=1e-5)
     assert all(c.hits > 0 and len(c) == 12 for c in cached._char_caches.values())
+
+
+def test_predictor_never_serves_vectors_of_older_weights() -> None:
+    cached = Predictor.load(MODELS / "pos-en-ewt", device="cpu")
+    loaded = cached.models["pos-en-ewt"]
+    plain = Predictor([loaded], torch.device("cpu"), char_cache=0)  # the same model object
+    text = ["Colorless green ideas sleep furiously in Xyzzyville."]
+    before = [t.labels["pos-en-ewt"].score for s in cached.tag(text)[0].sentences for t in s]
+    assert loaded.model.char_encoder is not None
+    with torch.no_grad():  # as a training step would
+        for p in loaded.model.char_encoder.parameters():
+            p.mul_(-3.0)
+    after = [t.labels["pos-en-ewt"].score for s in cached.tag(text)[0].sentences for t in s]
+    want = [t.labels["pos-en-ewt"].score for s in plain.tag(text)[0].sentences for t in s]
+    assert after == pytest.approx(want, abs=1e-5)
+    assert after != pytest.approx(before, abs=1e-3)
