@@ -6,14 +6,16 @@ for the same models up to a token budget, and runs them as one call of
 ``Predictor.tag_prepared``. A full queue refuses new work at once (``Overloaded``)
 instead of growing forever.
 
-When clients are concurrent, the worker also gathers: it holds the pass while more
-requests are expected, until as many are here as were in the batcher at once over the
-last second or two (the number of concurrent clients), or none has come for ``gap``,
-or ``max_wait`` has passed, or the budget is full. Without that, concurrent clients
-split into groups that take turns, each request waiting for another group's pass
-before its own, and a small pass costs almost as much as a full one; gathered, they
-share one pass. A lone client is never held: the worker gathers only when the previous pass, or the
-queue, held several requests.
+Clients that keep a steady number of requests in flight (N workers of a pipeline, each
+sending its next request when the last is answered) split, left alone, into groups
+that take turns: each request waits for another group's pass before its own, and a
+small pass costs almost as much as a full one. So when the batcher's fullest moment
+held the same N requests (N at least 4) in each of the last two windows of half a
+second, the worker gathers: it holds the pass until all N are here, or none has
+arrived for ``gap`` (counted from the end of the last pass at the earliest, as answers
+must go out before clients come back), or ``max_wait`` has passed. Requests arriving
+independently of the answers vary the peak, and are not held: waiting for them only
+adds the wait to every request.
 """
 
 from __future__ import annotations
@@ -29,10 +31,11 @@ from dataclasses import dataclass, field
 from tagger.documents import TaggedDocument
 from tagger.predict import PreparedDocument
 
+# Below this, a shared pass saves little, and independent arrivals at a low rate often
+# show the same small peak twice in a row.
+MIN_STEADY_CLIENTS = 4
+
 RunFn = Callable[[Sequence[PreparedDocument], Sequence[str] | None], list[TaggedDocument]]
-
-
-PEAK_WINDOW_S = 1.0
 
 
 class Overloaded(Exception):
@@ -56,19 +59,21 @@ class MicroBatcher:
         max_queue: int,
         batching: bool = True,
         gap_s: float = 0.006,
+        peak_window_s: float = 0.5,
         on_batch: Callable[[int, int], None] | None = None,
     ) -> None:
         self._run = run
         self._max_tokens = max_batch_tokens
         self._max_wait = max_wait_s
         self._gap = gap_s
+        self._peak_window = peak_window_s
         self._last_arrival = 0.0
-        self._last_pass_jobs = 0
         self._last_pass_end = 0.0
         self._held = 0  # jobs taken for the pass being gathered or run
-        # Most requests in the batcher at once, over the last one to two seconds: the
-        # number of clients a pass should wait for (two windows, a sliding maximum).
-        self._peak = self._previous_peak = 0
+        # Most requests in the batcher at once, per window of ``peak_window_s``: the
+        # current window's and the last two complete ones'.
+        self._peak = 0
+        self._window_peaks: deque[int] = deque(maxlen=2)
         self._window_start = 0.0
         self._max_queue = max_queue
         self._batching = batching
@@ -92,8 +97,9 @@ class MicroBatcher:
                 raise Overloaded(f"{len(self._pending)} requests already queued")
             self._pending.append(job)
             now = self._last_arrival = time.monotonic()
-            if now - self._window_start > PEAK_WINDOW_S:
-                self._previous_peak, self._peak, self._window_start = self._peak, 0, now
+            if now - self._window_start > self._peak_window:
+                self._window_peaks.append(self._peak)
+                self._peak, self._window_start = 0, now
             self._peak = max(self._peak, len(self._pending) + self._held)
             self._cond.notify()
         return await asyncio.wrap_future(job.future)
@@ -116,15 +122,11 @@ class MicroBatcher:
                 return jobs
             tokens = self._gather(jobs, tokens)
             self._held = len(jobs)
-            if (len(jobs) > 1 or self._last_pass_jobs > 1) and self._max_wait > 0:
+            clients = self._steady_clients()
+            if clients > len(jobs) and self._max_wait > 0:
                 deadline = time.monotonic() + self._max_wait
-                # Stop once as many requests are here as were in flight lately: nobody
-                # else is coming.
-                while (
-                    tokens < self._max_tokens
-                    and len(jobs) < max(self._peak, self._previous_peak)
-                    and not self._stopping
-                ):
+                # Stop once every client is here: nobody else is coming.
+                while tokens < self._max_tokens and len(jobs) < clients and not self._stopping:
                     now = time.monotonic()
                     # A pass that just ended is about to send responses, and its clients
                     # their next requests: quiet is counted from then at the earliest.
@@ -134,8 +136,23 @@ class MicroBatcher:
                     self._cond.wait(min(self._gap - quiet_for, deadline - now))
                     tokens = self._gather(jobs, tokens)
                     self._held = len(jobs)
-            self._last_pass_jobs = self._held = len(jobs)
+            self._held = len(jobs)
             return jobs
+
+    def _steady_clients(self) -> int:
+        """The number of clients that keep a steady number of requests in flight, each
+        sending its next when the last is answered; 0 if the load does not look so.
+
+        Such clients (a pipeline with N workers calling the service, a load test) keep
+        exactly N requests in the batcher at its fullest, window after window; requests
+        that arrive independently of the answers (many unrelated users) make the peak
+        vary. Only steady clients are worth holding a pass for: they all come back
+        within moments of their answers, while waiting on independent arrivals only
+        adds their wait to every request.
+        """
+        if len(self._window_peaks) == 2 and self._window_peaks[0] == self._window_peaks[1] >= MIN_STEADY_CLIENTS:
+            return max(self._window_peaks[0], self._peak)
+        return 0
 
     def _gather(self, jobs: list[_Job], tokens: int) -> int:
         """Move queued jobs for the same models into ``jobs`` while the budget allows."""

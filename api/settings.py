@@ -21,9 +21,9 @@ class Settings(BaseSettings):
     batching: bool = Field(True, description="merge concurrent requests into shared forward passes")
     max_batch_tokens: int = Field(4096, ge=1, description="token budget of one merged forward pass")
     max_wait_ms: float = Field(
-        20.0, ge=0, description="with concurrent clients, hold a pass at most this long for more requests (0: never)"
+        20.0, ge=0, description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)"
     )
-    batch_gap_ms: float = Field(6.0, ge=0, description="start the pass once no request has arrived for this long")
+    batch_gap_ms: float = Field(6.0, ge=0, description="while holding, start once no request has arrived for this long")
     char_cache_words: int = Field(
         50_000, ge=0, description="words whose character vectors each model keeps, least recently used out (0: off)"
     )

@@ -64,76 +64,96 @@ def test_worker_error_reaches_the_caller_and_worker_survives() -> None:
 
 
 class Recorder:
-    """A run function that records each pass's documents and start time; the first pass
-    waits for ``gate``."""
+    """A run function that takes ``pass_s`` and records each pass's documents."""
 
-    def __init__(self) -> None:
+    def __init__(self, pass_s: float = 0.02) -> None:
+        self.pass_s = pass_s
         self.passes: list[list[str]] = []
-        self.started: list[float] = []
-        self.gate = threading.Event()
 
     def __call__(self, docs, models):  # type: ignore[no-untyped-def]
-        if not self.passes:
-            self.gate.wait(5)
-        self.started.append(time.monotonic())
+        time.sleep(self.pass_s)
         self.passes.append([d.text for d in docs])
         return echo(docs, models)
 
 
-async def scenario(batcher: MicroBatcher, recorder: Recorder, queued: list[str], late: list[str]) -> float:
-    """One pass held at the gate with ``queued`` behind it (so several requests were in
-    flight at once), then ``late`` arriving one every 50 ms after the gate opens.
-    Returns when the gate opened."""
-    first = asyncio.ensure_future(batcher.submit([doc("a")], None))
-    await asyncio.sleep(0.05)
-    waiting = [asyncio.ensure_future(batcher.submit([doc(t)], None)) for t in queued]
-    await asyncio.sleep(0.05)
-    opened = time.monotonic()
-    recorder.gate.set()
-    for text in late:
-        await asyncio.sleep(0.05)
-        waiting.append(asyncio.ensure_future(batcher.submit([doc(text)], None)))
-    await asyncio.gather(first, *waiting)
-    return opened
+def batcher_for(recorder: Recorder, max_wait_s: float, gap_s: float) -> MicroBatcher:
+    return MicroBatcher(
+        recorder, max_batch_tokens=1000, max_wait_s=max_wait_s, max_queue=50, gap_s=gap_s, peak_window_s=0.1
+    )
 
 
-def test_the_pass_waits_for_as_many_requests_as_were_in_flight() -> None:
-    # Four were in the batcher at once (a running, b c d queued): after a's pass the
-    # worker holds b c d until a fourth request comes, well before the gap ends.
+async def steady_clients(batcher: MicroBatcher, clients: int, seconds: float, busy_s: float = 0.0) -> list[float]:
+    """``clients`` loops, each sending its next request when the last is answered, after
+    ``busy_s`` of work that blocks the event loop (as a server's answers are sent one by
+    one); returns every request's latency."""
+    latencies: list[float] = []
+    stop = time.monotonic() + seconds
+
+    async def client(name: str) -> None:
+        while time.monotonic() < stop:
+            started = time.monotonic()
+            await batcher.submit([doc(name)], None)
+            latencies.append(time.monotonic() - started)
+            time.sleep(busy_s)
+
+    await asyncio.gather(*(client(str(i)) for i in range(clients)))
+    return latencies
+
+
+@pytest.mark.parametrize("max_wait_s", [0.5, 0.0])
+def test_steady_clients_are_gathered_into_one_pass(max_wait_s: float) -> None:
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=10, gap_s=5.0)
-    opened = asyncio.run(scenario(batcher, recorder, ["b", "c", "d"], ["e", "f"]))
+    batcher = batcher_for(recorder, max_wait_s, gap_s=0.05)
+    asyncio.run(steady_clients(batcher, clients=4, seconds=1.0, busy_s=0.005))
     batcher.close()
-    assert recorder.passes == [["a"], ["b", "c", "d", "e"], ["f"]]
-    assert recorder.started[1] - opened < 2.5  # not held for the 5 s gap
+    last = [len(p) for p in recorder.passes[-12:-2]]  # steady state (the clients stop one by one)
+    if max_wait_s > 0:
+        assert last == [4] * 10
+    else:  # gathering off: the clients split into groups that take turns
+        assert 4 not in last
 
 
-def test_requests_that_keep_arriving_join_the_pass_until_a_gap() -> None:
+def test_a_missing_steady_client_is_waited_for_at_most_max_wait() -> None:
     recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=20, gap_s=0.01)
-    asyncio.run(scenario(batcher, recorder, ["b", "c", "d", "e", "f", "g"], []))
-    # b..g are all queued when a's pass ends; seven were in flight, six are here, and
-    # no seventh comes: the pass starts after the short gap.
+    batcher = batcher_for(recorder, max_wait_s=0.3, gap_s=5.0)
+
+    async def scenario() -> float:
+        await steady_clients(batcher, clients=4, seconds=0.8)
+        started = time.monotonic()
+        await batcher.submit([doc("alone")], None)  # the other three have gone
+        return time.monotonic() - started
+
+    held = asyncio.run(scenario())
     batcher.close()
-    assert recorder.passes == [["a"], ["b", "c", "d", "e", "f", "g"]]
+    assert 0.25 <= held < 2.5  # held for max_wait (0.3 s), not for the 5 s gap
 
 
-def test_gathering_stops_at_max_wait() -> None:
-    recorder = Recorder()
-    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=0.3, max_queue=20, gap_s=5.0)
-    opened = asyncio.run(scenario(batcher, recorder, ["b", "c", "d"], []))
+def test_independent_arrivals_are_not_held() -> None:
+    recorder = Recorder(pass_s=0.005)
+    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
+
+    async def scenario() -> list[float]:
+        latencies: list[float] = []
+
+        async def one(name: str) -> None:
+            started = time.monotonic()
+            await batcher.submit([doc(name)], None)
+            latencies.append(time.monotonic() - started)
+
+        for burst in [1, 3, 2, 5, 1, 4, 2, 6, 3, 1]:  # a different peak in every window
+            await asyncio.gather(*(one(f"{burst}.{i}") for i in range(burst)))
+            await asyncio.sleep(0.12)
+        return latencies
+
+    latencies = asyncio.run(scenario())
     batcher.close()
-    assert recorder.passes == [["a"], ["b", "c", "d"]]
-    assert 0.25 <= recorder.started[1] - opened < 2.5  # held for max_wait, not the 5 s gap
+    assert max(latencies) < 2.5  # a held pass would take 5 s
 
 
 def test_a_lone_client_is_never_held() -> None:
-    recorder = Recorder()
-    recorder.gate.set()
-    batcher = MicroBatcher(recorder, max_batch_tokens=1000, max_wait_s=5.0, max_queue=10, gap_s=5.0)
-    started = time.monotonic()
-    for text in ("a", "b", "c"):
-        assert [d.text for d in asyncio.run(batcher.submit([doc(text)], None))] == [text]
-    assert time.monotonic() - started < 2.5  # a held pass would take 5 s
+    recorder = Recorder(pass_s=0.0)
+    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
+    latencies = asyncio.run(steady_clients(batcher, clients=1, seconds=0.5))
     batcher.close()
-    assert recorder.passes == [["a"], ["b"], ["c"]]
+    assert max(latencies) < 2.5  # a held pass would take 5 s
+    assert {len(p) for p in recorder.passes} == {1}
