@@ -90,6 +90,7 @@ class ServiceState:
             log.error("cannot load models: %s", self.load_error)
             return
         self.predictor = predictor
+        self.metrics.watch_char_caches(predictor.char_cache_stats)
         self.batcher = MicroBatcher(
             predictor.tag_prepared,
             max_batch_tokens=s.max_batch_tokens,

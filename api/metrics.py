@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+CacheStats = Callable[[], dict[str, tuple[int, int, int]]]  # model -> (hits, misses, words)
 
 
 class Metrics:
@@ -39,3 +44,26 @@ class Metrics:
         self.batch_requests.observe(requests)
         self.batch_tokens.observe(tokens)
         self.tokens.inc(tokens)
+
+    def watch_char_caches(self, stats: CacheStats) -> None:
+        """Export the predictor's word caches, read at each scrape (they count themselves)."""
+        self.registry.register(_CharCacheCollector(stats))
+
+
+class _CharCacheCollector:
+    def __init__(self, stats: CacheStats) -> None:
+        self.stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily(
+            "tagger_char_cache_lookups", "word lookups in a model's character-vector cache", labels=["model", "result"]
+        )
+        words = GaugeMetricFamily(
+            "tagger_char_cache_words", "words in a model's character-vector cache", labels=["model"]
+        )
+        for model, (hits, misses, held) in self.stats().items():
+            lookups.add_metric([model, "hit"], hits)
+            lookups.add_metric([model, "miss"], misses)
+            words.add_metric([model], held)
+        yield lookups
+        yield words

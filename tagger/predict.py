@@ -112,6 +112,10 @@ class Predictor:
         models = [checkpoint.load(p, chosen) for p in paths]
         return cls(models, chosen, batch_tokens, parallel_models, char_cache)
 
+    def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
+        """Per model with a word cache: (hits, misses, words held) since loading."""
+        return {name: (c.hits, c.misses, len(c)) for name, c in self._char_caches.items()}
+
     def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
         """The named models in load order, duplicates dropped; unknown names are an error."""
         if names is None:

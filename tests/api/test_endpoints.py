@@ -134,6 +134,14 @@ def test_health_ready_models_metrics(client: TestClient) -> None:
     assert "tagger_batch_requests_bucket" in metrics
     assert "tagger_queue_depth" in metrics
     assert "tagger_tokens_total" in metrics
+    lookups = {
+        line.split()[0]: float(line.split()[1])
+        for line in metrics.splitlines()
+        if line.startswith("tagger_char_cache_lookups_total")
+    }
+    assert lookups[f'tagger_char_cache_lookups_total{{model="{NER}",result="miss"}}'] >= 1
+    assert f'tagger_char_cache_lookups_total{{model="{POS}",result="hit"}}' in lookups
+    assert f'tagger_char_cache_words{{model="{NER}"}}' in metrics
 
 
 def test_openapi_has_examples(client: TestClient) -> None:
