@@ -99,6 +99,8 @@ class MicroBatcher:
             now = self._last_arrival = time.monotonic()
             if now - self._window_start > self._peak_window:
                 self._window_peaks.append(self._peak)
+                if now - self._window_start > 2 * self._peak_window:
+                    self._window_peaks.append(0)  # a whole window went by without a request
                 self._peak, self._window_start = 0, now
             self._peak = max(self._peak, len(self._pending) + self._held)
             self._cond.notify()

@@ -128,6 +128,22 @@ def test_a_missing_steady_client_is_waited_for_at_most_max_wait() -> None:
     assert 0.25 <= held < 2.5  # held for max_wait (0.3 s), not for the 5 s gap
 
 
+def test_a_client_after_a_pause_is_not_held_for_the_clients_before_it() -> None:
+    recorder = Recorder()
+    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
+
+    async def scenario() -> float:
+        await steady_clients(batcher, clients=4, seconds=0.6, busy_s=0.005)
+        await asyncio.sleep(0.3)  # three windows without a request
+        started = time.monotonic()
+        await batcher.submit([doc("later")], None)
+        return time.monotonic() - started
+
+    waited = asyncio.run(scenario())
+    batcher.close()
+    assert waited < 2.5  # a held pass would take 5 s
+
+
 def test_independent_arrivals_are_not_held() -> None:
     recorder = Recorder(pass_s=0.005)
     batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
