@@ -138,7 +138,6 @@ class MicroBatcher:
                     self._cond.wait(min(self._gap - quiet_for, deadline - now))
                     tokens = self._gather(jobs, tokens)
                     self._held = len(jobs)
-            self._held = len(jobs)
             return jobs
 
     def _steady_clients(self) -> int:

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
-from benchmarks.serve_load import start_server  # noqa: E402
+from benchmarks.serve_load import latency_ms, start_server  # noqa: E402
 
 SETTINGS = {"gathering": {}, "no gathering": {"TAGGER_MAX_WAIT_MS": "0"}}
 
@@ -65,15 +65,12 @@ async def drive_open(base: str, texts: list[str], rate: float, seconds: float, s
             due += rng.expovariate(rate)
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
-    latencies.sort()
     return {
         "rate": rate,
         "requests": len(latencies),
         "errors": errors,
         "achieved_per_s": round(len(latencies) / elapsed, 1),
-        "p50_ms": round(1000 * statistics.median(latencies), 1),
-        "p99_ms": round(1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))], 1),
-    }
+    } | latency_ms(latencies)
 
 
 def main() -> int:
