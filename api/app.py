@@ -4,12 +4,13 @@ one warm-up pass before /ready says yes, micro-batched inference, Prometheus met
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,22 +21,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.batcher import MicroBatcher, Overloaded
+from api.merging import Overloaded, RequestMerger
 from api.metrics import Metrics
-from api.schemas import EXAMPLE_TEXT, ErrorOut, ModelInfo, TagRequest, TagResponse
+from api.schemas import EXAMPLE_TEXT, RESPONSE, ErrorOut, ModelInfo, TagRequest, TagResponse
 from api.settings import Settings
+from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
-from tagger.predict import Predictor
-from tagger.schema import document_dict
+from tagger.pipeline import PreparedDocument, Tagger, prepare
 
 log = logging.getLogger("tagger.api")
 ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class SafeJSONResponse(JSONResponse):
@@ -60,8 +57,8 @@ def error(status: int, detail: str, retry_after: int | None = None) -> SafeJSONR
 class ServiceState:
     settings: Settings
     metrics: Metrics = field(default_factory=Metrics)
-    predictor: Predictor | None = None
-    batcher: MicroBatcher | None = None
+    tagger: Tagger | None = None
+    merger: RequestMerger | None = None
     ready: bool = False
     load_error: str | None = None
     started: float = field(default_factory=time.monotonic)
@@ -71,16 +68,20 @@ class ServiceState:
         """Load models, warm up, start the inference thread (runs in a background thread)."""
         s = self.settings
         try:
-            predictor = Predictor.load(
+            threads = s.threads
+            if not threads and s.parallel_models and len(s.models) > 1:
+                # The models' threads share the cores; intra-op threads on top only contend.
+                threads = max(1, usable_cores() // len(s.models))
+            set_threads(threads)
+            tagger = Tagger.load(
                 s.models,
                 device=s.device,
-                threads=s.threads or None,
                 batch_tokens=s.max_batch_tokens,
                 parallel_models=s.parallel_models,
                 char_cache=s.char_cache_words,
             )
             if s.warmup:
-                predictor.tag([EXAMPLE_TEXT])
+                tagger.tag([EXAMPLE_TEXT])
             # The vocabularies are a few hundred thousand long-lived objects; left in the
             # collector's generations, every full collection walks them all (tens of ms,
             # a latency spike under load). Frozen, collections see only request garbage.
@@ -89,20 +90,20 @@ class ServiceState:
             self.load_error = str(exc) if isinstance(exc, (TaggerError, OSError)) else f"{type(exc).__name__}: {exc}"
             log.error("cannot load models: %s", self.load_error)
             return
-        self.predictor = predictor
-        self.metrics.watch_char_caches(predictor.char_cache_stats)
-        self.batcher = MicroBatcher(
-            predictor.tag_prepared,
-            max_batch_tokens=s.max_batch_tokens,
+        self.tagger = tagger
+        self.metrics.watch_char_caches(tagger.labeler.char_cache_stats)
+        self.merger = RequestMerger(
+            tagger.tag_prepared,
+            max_merged_tokens=s.max_merged_tokens,
             max_wait_s=s.max_wait_ms / 1000,
-            gap_s=s.batch_gap_ms / 1000,
+            gap_s=s.merge_gap_ms / 1000,
             max_queue=s.max_queue,
-            batching=s.batching,
-            on_batch=self.metrics.observe_batch,
+            merging=s.merge_requests,
+            on_pass=self.metrics.observe_pass,
         )
         self.ready_after_s = time.monotonic() - self.started
         self.ready = True
-        log.info("ready after %.2f s: %s on %s", self.ready_after_s, list(predictor.models), predictor.device)
+        log.info("ready after %.2f s: %s on %s", self.ready_after_s, list(tagger.models), tagger.device)
 
 
 class LimitsAndMetrics:
@@ -173,8 +174,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         loader.start()
         yield
         loader.join(timeout=60)
-        if state.batcher is not None:
-            state.batcher.close()
+        if state.merger is not None:
+            state.merger.close()
 
     app = FastAPI(
         title="tagger",
@@ -208,9 +209,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/tag", response_model=TagResponse, responses=responses)
     async def tag(body: TagRequest) -> Response:
         s = state.settings
-        if not state.ready or state.predictor is None or state.batcher is None:
+        if not state.ready or state.tagger is None or state.merger is None:
             return error(503, state.load_error or "models are loading", retry_after=1)
-        predictor = state.predictor
+        tagger, merger = state.tagger, state.merger
         documents = body.documents()
         if len(documents) > s.max_texts:
             return error(422, f"{len(documents)} documents; limit max_texts={s.max_texts}")
@@ -222,20 +223,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if body.models is not None:
             try:
                 # One canonical order, so requests naming the same models share batches.
-                models = [m.name for m in predictor.select(body.models)]
+                models = [m.name for m in tagger.labeler.select(body.models)]
             except TaggerError as exc:
                 return error(422, str(exc))
-        prepared = [predictor.prepare(d) for d in documents]
+        # Tokenizing and serializing are CPU work: off the event loop, so /health and
+        # other clients are answered meanwhile.
+        prepared = await asyncio.to_thread(_prepare_all, documents)
         tokens = sum(d.num_tokens for d in prepared)
         if tokens > s.max_tokens:
             return error(422, f"{tokens} tokens after tokenization; limit max_tokens={s.max_tokens}")
         try:
-            state.metrics.queue_depth.set(state.batcher.depth)
-            tagged = await state.batcher.submit(prepared, models)
+            state.metrics.queue_depth.set(merger.depth)
+            tagged = await merger.tag(prepared, models)
         except Overloaded as exc:
             return error(503, f"overloaded: {exc}; retry later", retry_after=1)
-        documents_out = [document_dict(d) for d in tagged]
-        return SafeJSONResponse({"models": models or list(predictor.models), "documents": documents_out})
+        response = TagResponse(models=models or list(tagger.models), documents=tagged)
+        body_bytes = await asyncio.to_thread(RESPONSE.dump_json, response)
+        return Response(body_bytes, media_type="application/json")
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -249,10 +253,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/models", response_model=list[ModelInfo], responses={503: {"model": ErrorOut}})
     async def models() -> Response:
-        if state.predictor is None:
+        if state.tagger is None:
             return error(503, state.load_error or "models are loading", retry_after=1)
         infos = []
-        for name, loaded in state.predictor.models.items():
+        for name, loaded in state.tagger.models.items():
             dev = loaded.metrics.get("dev", {})
             micro = dev.get("micro", {})
             infos.append(
@@ -267,15 +271,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "recall": micro.get("recall"),
                         "accuracy": dev.get("accuracy"),
                     },
-                    device=str(state.predictor.device),
+                    device=str(state.tagger.device),
                 ).model_dump()
             )
         return SafeJSONResponse(infos)
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        if state.batcher is not None:
-            state.metrics.queue_depth.set(state.batcher.depth)
+        if state.merger is not None:
+            state.metrics.queue_depth.set(state.merger.depth)
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+def _prepare_all(documents: list[str] | list[list[str]]) -> list[PreparedDocument]:
+    return [prepare(d) for d in documents]

@@ -23,15 +23,15 @@ class Metrics:
             buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10),
             registry=self.registry,
         )
-        self.batch_requests = Histogram(
-            "tagger_batch_requests",
-            "requests merged into one forward pass",
+        self.merged_requests = Histogram(
+            "tagger_merged_requests",
+            "requests merged into one call of the tagger",
             buckets=(1, 2, 4, 8, 16, 32, 64, 128),
             registry=self.registry,
         )
-        self.batch_tokens = Histogram(
-            "tagger_batch_tokens",
-            "tokens in one forward pass",
+        self.merged_tokens = Histogram(
+            "tagger_merged_tokens",
+            "tokens of the requests merged into one call of the tagger",
             buckets=(16, 64, 256, 1024, 4096, 16384),
             registry=self.registry,
         )
@@ -40,13 +40,13 @@ class Metrics:
         )
         self.tokens = Counter("tagger_tokens", "tokens tagged", registry=self.registry)
 
-    def observe_batch(self, requests: int, tokens: int) -> None:
-        self.batch_requests.observe(requests)
-        self.batch_tokens.observe(tokens)
+    def observe_pass(self, requests: int, tokens: int) -> None:
+        self.merged_requests.observe(requests)
+        self.merged_tokens.observe(tokens)
         self.tokens.inc(tokens)
 
     def watch_char_caches(self, stats: CacheStats) -> None:
-        """Export the predictor's word caches, read at each scrape (they count themselves)."""
+        """Export the labeler's word caches, read at each scrape (they count themselves)."""
         self.registry.register(_CharCacheCollector(stats))
 
 

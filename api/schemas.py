@@ -1,11 +1,15 @@
-"""Request and response bodies of ``POST /tag``; a response document is ``tagger.schema.DocumentOut``,
-the same record ``tagger tag`` writes as JSONL."""
+"""Request and response bodies of ``POST /tag``; a response document is
+``tagger.document.TaggedDocument``, the same record ``tagger tag`` writes as JSONL."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from dataclasses import dataclass
+from typing import ClassVar
 
-from tagger.schema import DocumentOut
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+
+from tagger.document import TaggedDocument
+from tagger.io.validate import text_problem
 
 EXAMPLE_TEXT = "Angela Merkel visited Paris on Monday."
 
@@ -39,7 +43,18 @@ class TagRequest(BaseModel):
             raise ValueError(f"give exactly one of text, texts, tokens (got {', '.join(given) or 'none'})")
         if self.tokens is not None and any(t == "" for doc in self.tokens for t in doc):
             raise ValueError("tokens must be non-empty strings")
+        for where, text in self._strings():
+            problem = text_problem(text)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem}")  # the words tagger tag uses for a JSONL record
         return self
+
+    def _strings(self) -> list[tuple[str, str]]:
+        if self.text is not None:
+            return [("field 'text'", self.text)]
+        if self.texts is not None:
+            return [(f"field 'texts[{i}]'", t) for i, t in enumerate(self.texts)]
+        return [(f"field 'tokens[{i}][{j}]'", t) for i, doc in enumerate(self.tokens or []) for j, t in enumerate(doc)]
 
     def documents(self) -> list[str] | list[list[str]]:
         if self.text is not None:
@@ -49,8 +64,12 @@ class TagRequest(BaseModel):
         return self.tokens or []
 
 
-class TagResponse(BaseModel):
-    model_config = ConfigDict(
+@dataclass
+class TagResponse:
+    """A dataclass, like the documents in it, so the response is serialized in one
+    pass by ``RESPONSE`` without validating what the tagger built."""
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -89,7 +108,10 @@ class TagResponse(BaseModel):
     )
 
     models: list[str]
-    documents: list[DocumentOut]
+    documents: list[TaggedDocument]
+
+
+RESPONSE = TypeAdapter(TagResponse)
 
 
 class ModelInfo(BaseModel):

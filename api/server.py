@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from api.app import create_app
 from api.settings import Settings
+from tagger.device import usable_cores
 from tagger.errors import TaggerError
-from tagger.predict import usable_cores
 
 
 def create_app_from_env() -> FastAPI:
@@ -34,7 +34,7 @@ def serve(
     Command-line choices go into ``TAGGER_*`` variables so that worker processes, which
     build their own app, see the same settings. Several workers use several cores where
     one process cannot (Python runs one thread at a time); each worker loads the models
-    and micro-batches its own share of the requests.
+    and merges its own share of the requests.
     """
     if models:
         os.environ["TAGGER_MODELS"] = json.dumps([str(Path(m).resolve()) for m in models])

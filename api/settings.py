@@ -7,6 +7,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.labeler import CHAR_CACHE_WORDS
 from tagger.resources import default_model_paths
 
 
@@ -16,16 +18,21 @@ class Settings(BaseSettings):
     models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
-    workers: int = Field(1, ge=1, description="server processes, each with its own models and micro-batcher")
+    workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
-    batching: bool = Field(True, description="merge concurrent requests into shared forward passes")
-    max_batch_tokens: int = Field(4096, ge=1, description="token budget of one merged forward pass")
+    merge_requests: bool = Field(True, description="merge concurrent requests into one call of the tagger")
+    max_merged_tokens: int = Field(DEFAULT_BATCH_TOKENS, ge=1, description="tokens of requests merged into one call")
+    max_batch_tokens: int = Field(
+        DEFAULT_BATCH_TOKENS, ge=1, description="padded tokens (sentences x longest) of one forward pass"
+    )
     max_wait_ms: float = Field(
         20.0, ge=0, description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)"
     )
-    batch_gap_ms: float = Field(6.0, ge=0, description="while holding, start once no request has arrived for this long")
+    merge_gap_ms: float = Field(6.0, ge=0, description="while holding, start once no request has arrived for this long")
     char_cache_words: int = Field(
-        50_000, ge=0, description="words whose character vectors each model keeps, least recently used out (0: off)"
+        CHAR_CACHE_WORDS,
+        ge=0,
+        description="words whose character vectors each model keeps, least recently used out (0: off)",
     )
     max_queue: int = Field(256, ge=1, description="requests waiting beyond this are refused with 503")
     max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")

@@ -14,7 +14,7 @@ __all__ = ["Tagger", "__version__"]
 def __getattr__(name: str) -> Any:
     # Lazy, so `import tagger` (e.g. for the tokenizer) does not pay for importing torch.
     if name == "Tagger":
-        from tagger.predict import Predictor
+        from tagger.pipeline import Tagger
 
-        return Predictor
+        return Tagger
     raise AttributeError(name)

@@ -1,4 +1,5 @@
-"""Turning sentences into padded id tensors, and grouping sentences into batches.
+"""A batch is one padded tensor batch: sentences turned into id tensors, grouped by
+length under a padded-token budget, and widened with their document neighbours.
 
 Sentences of similar length go together (less padding, fewer wasted LSTM steps), and
 batches are capped by a token budget so a long document cannot blow up memory.
@@ -58,7 +59,7 @@ def encode(
     lengths = [len(s) for s in sentences]
     batch, steps = len(sentences), max(lengths)
     tokens = [t for sent in sentences for t in sent]
-    features = [vocab.features(t, max_word_chars) for t in tokens]
+    features = [vocab.token_ids(t, max_word_chars) for t in tokens]
     # Distinct tokens in order of first appearance (a repeat rewrites the same value).
     spelling = dict(zip(tokens, (f[2] for f in features), strict=True))
     row_of = {t: i for i, t in enumerate(spelling)}
@@ -85,7 +86,13 @@ def encode(
     return Batch(words, casings, chars, char_lengths, char_rows, mask, length_tensor, label_tensor, list(spelling))
 
 
-def token_budget_batches(lengths: Sequence[int], max_tokens: int, max_sentences: int = 1024) -> list[list[int]]:
+DEFAULT_BATCH_TOKENS = 4096  # padded tokens (sentences x longest) of one forward pass
+MAX_WINDOW_TOKENS = 512  # a sentence and its context neighbours, the same in training and tagging
+
+
+def token_budget_batches(
+    lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS, max_sentences: int = 1024
+) -> list[list[int]]:
     """Indices grouped into batches after sorting by length (longest first).
 
     A batch's cost is its padded size (sentences x longest), which stays under
@@ -114,3 +121,39 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     rng.shuffle(batches)
     return batches
+
+
+@dataclass(frozen=True)
+class Window:
+    """Sentences ``[first, last)`` of one document run through the model together, so
+    that sentence ``centre`` is labelled with its neighbours in view."""
+
+    first: int
+    last: int
+    centre: int
+
+
+def context_windows(
+    lengths: Sequence[int], documents: Sequence[int], context: int, max_tokens: int = MAX_WINDOW_TOKENS
+) -> list[Window]:
+    """For each sentence, a window of up to ``context`` neighbours on each side from the
+    same document, grown one sentence a side at a time while it stays within
+    ``max_tokens`` (the sentence itself always fits). ``context=0``: the sentence alone.
+    """
+    windows = []
+    for i in range(len(lengths)):
+        first, last, size = i, i + 1, lengths[i]
+        for _ in range(context):
+            grew = False
+            if first > 0 and documents[first - 1] == documents[i] and size + lengths[first - 1] <= max_tokens:
+                first -= 1
+                size += lengths[first]
+                grew = True
+            if last < len(lengths) and documents[last] == documents[i] and size + lengths[last] <= max_tokens:
+                size += lengths[last]
+                last += 1
+                grew = True
+            if not grew:
+                break
+        windows.append(Window(first, last, i))
+    return windows

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 EncodeFn = Callable[[Tensor], Tensor]  # row indices into the batch's distinct words -> (M, D)
 
 
-class CharFeatureCache:
+class CharVectorCache:
     def __init__(self, encoder: nn.Module, dim: int, capacity: int, device: torch.device) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
@@ -31,14 +31,14 @@ class CharFeatureCache:
         self._weights = self._weights_key()
         self.table = torch.empty(capacity, dim, device=device)  # (capacity, D); rows are written before read
         self._slots: OrderedDict[str, int] = OrderedDict()  # word -> row of table, oldest first
-        self._lock = threading.Lock()  # a Predictor may be called from several threads
+        self._lock = threading.Lock()  # a Labeler may be called from several threads
         self.hits = 0
         self.misses = 0
 
     def __len__(self) -> int:
         return len(self._slots)
 
-    def features(self, words: Sequence[str], encode: EncodeFn) -> Tensor:
+    def vectors(self, words: Sequence[str], encode: EncodeFn) -> Tensor:
         """Vectors (U, D) of the distinct ``words``; ``encode(rows)`` computes those of
         the words at ``rows`` that are not cached (at most ``capacity`` at a time)."""
         with self._lock:

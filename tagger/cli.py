@@ -11,18 +11,19 @@ import contextlib
 import dataclasses
 import json
 import shlex
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import Any
 
-from tagger.config import Config, DataConfig, ModelConfig, TrainConfig, load_config, set_field
+from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.config import SECTIONS, Config, load_config, set_field
 from tagger.errors import TaggerError
+from tagger.io import INPUT_FORMATS, OUTPUT_FORMATS, format_from_name
 
-if TYPE_CHECKING:
-    from tagger.tagfiles import InputFormat
-
-SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells report them
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -49,41 +50,60 @@ def _config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+@contextlib.contextmanager
+def _sigterm_flag() -> Iterator[list[bool]]:
+    """SIGTERM sets a flag the training loop checks between batches (main thread only)."""
+    flag = [False]
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        flag[0] = True
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from tagger.train import train
 
     config = _config_from_args(args)
     command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    result = train(
-        args.train,
-        args.dev,
-        args.output,
-        config,
-        args.embeddings,
-        command=command,
-        licence=args.licence,
-        progress=not args.quiet,
-    )
+    with _sigterm_flag() as terminated:
+        result = train(
+            args.train,
+            args.dev,
+            args.output,
+            config,
+            args.embeddings,
+            command=command,
+            licence=args.licence,
+            progress=not args.quiet,
+            should_stop=lambda: terminated[0],
+        )
     if result.best_epoch == 0:
         print("error: training stopped before the first epoch finished; nothing saved", file=sys.stderr)
-        return 1
-    print(f"best dev score {result.best_score:.4f} at epoch {result.best_epoch}; model in {result.output}")
-    return 0
+    else:
+        print(f"best dev score {result.best_score:.4f} at epoch {result.best_epoch}; model in {result.output}")
+    if result.interrupted:
+        return EXIT_SIGTERM if terminated[0] else EXIT_SIGINT
+    return 0 if result.best_epoch else 1
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from tagger.evaluate import evaluate
-    from tagger.predict import Predictor
+    from tagger.labeler import Labeler
     from tagger.train import load_data
 
-    predictor = Predictor.load([args.model], device=args.device, batch_tokens=args.batch_tokens)
-    loaded = next(iter(predictor.models.values()))
+    labeler = Labeler.load([args.model], device=args.device, batch_tokens=args.batch_tokens)
+    loaded = next(iter(labeler.models.values()))
     config = Config(data=dataclasses.replace(loaded.config.data))
     if args.format:
         config.data.format = args.format
     if args.tag_column is not None:
         config.data.tag_column = args.tag_column
-    result = evaluate(predictor, loaded.name, load_data(args.file, config))
+    result = evaluate(labeler, loaded.name, load_data(args.file, config))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -126,20 +146,17 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_tag(args: argparse.Namespace) -> int:
-    from tagger.predict import Predictor
+    from tagger.device import set_threads
+    from tagger.pipeline import Tagger
     from tagger.resources import default_model_paths
     from tagger.tagfiles import tag_stream
     from tagger.workers import default_workers
 
     if args.workers < 0 or args.threads < 0:
         raise TaggerError("--workers and --threads take a positive number (0: the default)")
-    input_format = args.input_format or _format_from_name(args.input)
-    predictor = Predictor.load(
-        args.model or default_model_paths(),
-        device=args.device,
-        threads=args.threads or None,
-        batch_tokens=args.batch_tokens,
-    )
+    input_format = args.input_format or format_from_name(args.input)
+    set_threads(args.threads)
+    tagger = Tagger.load(args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens)
     with contextlib.ExitStack() as stack:
         if args.input == "-":
             source, name = sys.stdin.buffer, "<stdin>"
@@ -156,14 +173,14 @@ def cmd_tag(args: argparse.Namespace) -> int:
             except OSError as exc:
                 raise TaggerError(f"{args.output}: cannot write: {exc.strerror}") from None
         stats = tag_stream(
-            predictor,
+            tagger,
             source,
             out,
             name,
             input_format,
             args.output_format,
             skip_errors=args.skip_errors,
-            workers=args.workers or default_workers(predictor.device),
+            workers=args.workers or default_workers(tagger.device),
             worker_threads=args.threads or 1,
             progress=not args.quiet and sys.stderr.isatty(),  # the bar goes to stderr
         )
@@ -176,11 +193,6 @@ def cmd_tag(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return 0
-
-
-def _format_from_name(path: str) -> InputFormat:
-    formats: dict[str, InputFormat] = {".jsonl": "jsonl", ".conllu": "conllu", ".conll": "conll"}
-    return next((fmt for suffix, fmt in formats.items() if path.endswith(suffix)), "text")
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -215,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag-column", type=int, help="CoNLL tag column (default: the model's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
-    p.add_argument("--batch-tokens", type=int, default=4096)
+    p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="print a model card's facts")
@@ -229,12 +241,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", action="append", help="model directory (repeatable; default: the shipped models)")
     p.add_argument(
         "--input-format",
-        choices=["text", "lines", "jsonl", "conll", "conllu"],
+        choices=INPUT_FORMATS,
         help="text: documents separated by blank lines; lines: one document per line; jsonl: {id, text} "
         "records; conll/conllu: pre-tokenized sentences (default: from the file name, else text)",
     )
-    p.add_argument("--output-format", choices=["jsonl", "conll", "conllu"], default="jsonl")
-    p.add_argument("--batch-tokens", type=int, default=4096, help="token budget of one forward pass")
+    p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="jsonl")
+    p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: 1 with workers)")
     p.add_argument(

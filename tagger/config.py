@@ -1,64 +1,79 @@
 """Typed configuration for the model and its training, with defaults that work.
 
-One dataclass per concern. A config file (JSON, TOML or YAML) overrides the defaults;
-command-line flags override the file.
+One dataclass per concern, validated by pydantic on construction and on every
+assignment, so a bad value (a typo, a negative width, a dropout of 5) is a one-line
+error naming the field and its limit before anything is built. A config file (JSON,
+TOML or YAML) overrides the defaults; command-line flags override the file.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, ValidationError
+from pydantic.dataclasses import dataclass
 
 from tagger.errors import TaggerError
 
 FORMAT_VERSION = 1
+_STRICT = ConfigDict(strict=True, validate_assignment=True, extra="forbid")
+
+Positive = Annotated[int, Field(ge=1)]
+Width = Annotated[int, Field(ge=1, le=8192)]  # bounded: a typo must not try to allocate terabytes
+Probability = Annotated[float, Field(ge=0.0, lt=1.0)]
 
 
-@dataclass
+@dataclass(config=_STRICT)
 class ModelConfig:
-    word_dim: int = 50  # replaced by the width of --embeddings when given
+    word_dim: Width = 50  # replaced by the width of --embeddings when given
     lowercase: bool = True  # look words up lowercased; casing comes back as a feature
-    casing_dim: int = 8  # 0 disables the casing feature
+    casing_dim: Annotated[int, Field(ge=0, le=8192)] = 8  # 0 disables the casing feature
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
     char_encoder: Literal["cnn", "lstm", "none"] = "cnn"
-    char_dim: int = 30
-    char_hidden: int = 50  # CNN filters, or LSTM units per direction
-    char_kernel: int = 3
-    max_word_chars: int = 32  # characters per word seen by the char encoder
+    char_dim: Width = 30
+    char_hidden: Width = 50  # CNN filters, or LSTM units per direction
+    char_kernel: Annotated[int, Field(ge=1, le=15)] = 3
+    max_word_chars: Annotated[int, Field(ge=1, le=1024)] = 32  # characters per word seen by the char encoder
     cell: Literal["lstm", "gru", "rnn"] = "lstm"
     rnn_nonlinearity: Literal["tanh", "relu"] = "tanh"  # vanilla rnn only
     identity_init: bool = False  # IRNN (Le et al. 2015): relu rnn, recurrent weights = I
-    hidden_size: int = 200  # per direction
-    num_layers: int = 1
+    hidden_size: Width = 200  # per direction
+    num_layers: Annotated[int, Field(ge=1, le=16)] = 1
     bidirectional: bool = True
-    dropout: float = 0.5  # on embeddings, between layers and before the head
+    dropout: Probability = 0.5  # on embeddings, between layers and before the head
     head: Literal["crf", "softmax"] = "crf"
+    # Neighbouring sentences of the same document the recurrent layers see on each side
+    # of the one they label (0: each sentence alone).
+    context_sentences: Annotated[int, Field(ge=0, le=16)] = 0
 
 
-@dataclass
+@dataclass(config=_STRICT)
 class TrainConfig:
-    epochs: int = 50
-    batch_size: int = 32  # sentences per batch (batches are bucketed by length)
+    epochs: Annotated[int, Field(ge=1, le=100_000)] = 50
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 32  # sentences per batch (bucketed by length)
     optimizer: Literal["adam", "sgd"] = "adam"
-    lr: float = 2e-3
-    lr_decay: float = 0.05  # lr_epoch = lr / (1 + lr_decay * epoch)
-    momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
-    clip_norm: float = 5.0  # global gradient norm
-    patience: int = 10  # epochs without dev improvement before stopping
+    lr: Annotated[float, Field(gt=0.0, le=100.0)] = 2e-3
+    lr_decay: Annotated[float, Field(ge=0.0)] = 0.05  # lr_epoch = lr / (1 + lr_decay * epoch)
+    momentum: Probability = 0.9  # sgd only
+    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    clip_norm: Annotated[float, Field(gt=0.0)] = 5.0  # global gradient norm
+    patience: Positive = 10  # epochs without dev improvement before stopping
     seed: int = 1
-    word_dropout: float = 0.05  # replace words by <unk> during training
-    threads: int = 0  # torch threads; 0 leaves torch's default
-    max_pretrained: int = 100_000  # most frequent pretrained words kept in the vocabulary
-    min_count: int = 2  # training words without a pretrained vector kept when this frequent
+    word_dropout: Probability = 0.05  # replace words by <unk> during training
+    threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch threads; 0 leaves torch's default
+    max_pretrained: Annotated[int, Field(ge=0)] = 100_000  # most frequent pretrained words kept
+    min_count: Positive = 2  # training words without a pretrained vector kept when this frequent
     tag_scheme: Literal["bioes", "iob2", "keep"] = "bioes"  # labels the model learns
+    device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:N
+    mixed_precision: bool = True  # bfloat16 autocast on CUDA where supported; never on CPU
 
 
-@dataclass
+@dataclass(config=_STRICT)
 class DataConfig:
     format: Literal["conll", "conllu"] = "conll"
     token_column: int = 0
@@ -66,20 +81,26 @@ class DataConfig:
     tag_field: Literal["upos", "xpos"] = "upos"  # CoNLL-U only
 
 
-@dataclass
+SECTIONS: dict[str, type] = {"model": ModelConfig, "train": TrainConfig, "data": DataConfig}
+
+
+@dataclasses.dataclass
 class Config:
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: TrainConfig = field(default_factory=TrainConfig)
-    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def copy(self) -> Config:
+        return copy.deepcopy(self)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "config") -> Config:
         config = cls()
         for section, values in data.items():
-            if section not in ("model", "train", "data"):
+            if section not in SECTIONS:
                 raise TaggerError(f"{source}: unknown section {section!r} (expected model, train, data)")
             if not isinstance(values, dict):
                 raise TaggerError(f"{source}: section {section!r} must be a mapping")
@@ -89,37 +110,19 @@ class Config:
 
 
 def set_field(config: Config, dotted: str, value: Any, source: str = "config") -> None:
-    """Set ``section.name`` with a type check, so a typo is an error, not a silent default."""
+    """Set ``section.name``, validated, so a typo is an error, not a silent default."""
     section_name, _, name = dotted.partition(".")
-    section = getattr(config, section_name, None)
-    if section is None or not dataclasses.is_dataclass(section):
+    section = getattr(config, section_name, None) if section_name in SECTIONS else None
+    if section is None:
         raise TaggerError(f"{source}: unknown section {section_name!r}")
-    fields = {f.name: f for f in dataclasses.fields(section)}
+    fields = {f.name for f in dataclasses.fields(section)}
     if name not in fields:
         raise TaggerError(f"{source}: unknown field {dotted!r}; known: {', '.join(sorted(fields))}")
-    current = getattr(section, name)
-    if isinstance(current, bool):
-        ok = isinstance(value, bool)
-    elif isinstance(current, float):
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-        value = float(value) if ok else value
-    elif isinstance(current, int):
-        ok = isinstance(value, int) and not isinstance(value, bool)
-    else:
-        ok = isinstance(value, str)
-        literal = fields[name].type
-        choices = _literal_choices(str(literal))
-        if ok and choices and value not in choices:
-            raise TaggerError(f"{source}: {dotted} must be one of {', '.join(choices)}, not {value!r}")
-    if not ok:
-        raise TaggerError(f"{source}: {dotted} must be {type(current).__name__}, not {value!r}")
-    setattr(section, name, value)
-
-
-def _literal_choices(annotation: str) -> list[str]:
-    if not annotation.startswith("Literal["):
-        return []
-    return [part.strip().strip("'\"") for part in annotation[len("Literal[") : -1].split(",")]
+    try:
+        setattr(section, name, value)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise TaggerError(f"{source}: {dotted}: {problem} (got {value!r})") from None
 
 
 def load_config(path: str | Path) -> Config:

@@ -1,141 +1,40 @@
-"""Read and write CoNLL column files and CoNLL-U; the ``Sentence`` type.
-
-Readers are generators over a file so huge corpora stream; every error names the file
-and line. The line of each sentence's first token is kept so later checks (tag-scheme
-validation) can point at the right place.
+"""Tagged corpora for training and evaluation: the ``Sentence`` type, read through the
+same readers as ``tagger tag`` (``tagger.io``), so all three commands accept and refuse
+the same files with the same messages.
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 from tagger.errors import CorpusError
+from tagger.io import read_records
+from tagger.io.record import Record
 from tagger.tags import TagScheme, validate
 
 CorpusFormat = Literal["conll", "conllu"]
+TagField = Literal["upos", "xpos"]
 
 
 @dataclass
 class Sentence:
-    """Tokens with their gold tags (empty list when untagged)."""
+    """Tokens with their gold tags."""
 
     tokens: list[str]
-    tags: list[str] = field(default_factory=list)
-    text: str | None = None  # CoNLL-U ``# text``
+    tags: list[str]
     source: str = ""  # file the sentence came from
-    line: int = 0  # 1-based line of the first token
+    lines: list[int] = field(default_factory=list)  # 1-based line of each token
+    document: int = 0  # input document (-DOCSTART- / # newdoc) it belongs to
 
     def __len__(self) -> int:
         return len(self.tokens)
 
-
-def decode_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
-    """``(line number, line, error)``: each line decoded strictly as UTF-8 on its own, so
-    a bad byte is reported with its line and the lines around it still read."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield number, None, f"invalid UTF-8 byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
-            continue
-        if number == 1:
-            line = line.removeprefix("\ufeff")
-        yield number, line.rstrip("\r\n"), ""
-
-
-def _open_lines(path: str | Path) -> Iterator[tuple[int, str]]:
-    """Yield ``(line_number, line)`` pairs; an undecodable line is a ``CorpusError``."""
-    with open(path, "rb") as fh:
-        for number, line, error in decode_lines(fh):
-            if line is None:
-                raise CorpusError(path, number, error)
-            yield number, line
-
-
-def read_conll(
-    path: str | Path,
-    token_column: int = 0,
-    tag_column: int | None = -1,
-    require_tags: bool = True,
-) -> Iterator[Sentence]:
-    """Read a CoNLL column file (space- or tab-separated; ``-DOCSTART-`` lines skipped).
-
-    ``tag_column=None`` reads tokens only. Negative indices count from the end. The
-    first sentence fixes the column count; a line with another count is an error.
-    """
-    tokens: list[str] = []
-    tags: list[str] = []
-    start_line = 0
-    n_columns: int | None = None
-    for number, line in _open_lines(path):
-        if not line.strip():
-            if tokens:
-                yield Sentence(tokens, tags, source=str(path), line=start_line)
-                tokens, tags = [], []
-            continue
-        columns = line.split()
-        if columns[0] == "-DOCSTART-":
-            continue
-        if n_columns is None:
-            n_columns = len(columns)
-            needed = max(
-                token_column if token_column >= 0 else -token_column - 1,
-                0 if tag_column is None else (tag_column if tag_column >= 0 else -tag_column - 1),
-            )
-            if n_columns <= needed:
-                raise CorpusError(path, number, f"expected at least {needed + 1} columns, found {n_columns}")
-            if tag_column is not None and require_tags and n_columns < 2:
-                raise CorpusError(path, number, "missing tag: a token with no tag column")
-        elif len(columns) != n_columns:
-            raise CorpusError(path, number, f"expected {n_columns} columns as on earlier lines, found {len(columns)}")
-        if not tokens:
-            start_line = number
-        tokens.append(columns[token_column])
-        if tag_column is not None:
-            tags.append(columns[tag_column])
-    if tokens:
-        yield Sentence(tokens, tags, source=str(path), line=start_line)
-
-
-def read_conllu(path: str | Path, tag_field: Literal["upos", "xpos"] = "upos") -> Iterator[Sentence]:
-    """Read CoNLL-U: multiword ranges (``3-4``) and empty nodes (``8.1``) are skipped."""
-    column = 3 if tag_field == "upos" else 4
-    tokens: list[str] = []
-    tags: list[str] = []
-    text: str | None = None
-    start_line = 0
-    for number, line in _open_lines(path):
-        if not line.strip():
-            if tokens:
-                yield Sentence(tokens, tags, text=text, source=str(path), line=start_line)
-            tokens, tags, text = [], [], None
-            continue
-        if line.startswith("#"):
-            key, _, value = line[1:].partition("=")
-            if key.strip() == "text":
-                text = value.strip()
-            continue
-        columns = line.split("\t")
-        if len(columns) != 10:
-            raise CorpusError(path, number, f"expected 10 tab-separated columns, found {len(columns)}")
-        word_id = columns[0]
-        if "-" in word_id or "." in word_id:
-            continue
-        if not word_id.isdigit():
-            raise CorpusError(path, number, f"invalid word id {word_id!r}")
-        if not tokens:
-            start_line = number
-        tag = columns[column]
-        if tag in ("", "_") and tag_field == "upos":
-            raise CorpusError(path, number, f"missing {tag_field.upper()} tag for token {columns[1]!r}")
-        tokens.append(columns[1])
-        tags.append(tag)
-    if tokens:
-        yield Sentence(tokens, tags, text=text, source=str(path), line=start_line)
+    @property
+    def line(self) -> int:
+        return self.lines[0] if self.lines else 0
 
 
 def read_corpus(
@@ -143,18 +42,47 @@ def read_corpus(
     fmt: CorpusFormat = "conll",
     token_column: int = 0,
     tag_column: int = -1,
-    tag_field: Literal["upos", "xpos"] = "upos",
+    tag_field: TagField = "upos",
 ) -> list[Sentence]:
-    """Read a whole tagged corpus; a file with no sentence is an error."""
-    if not Path(path).is_file():
+    """Read a whole tagged corpus; the first bad line, or a file with no sentence, is a
+    ``CorpusError`` naming the file and line. ``tag_column`` may count from the end."""
+    path = Path(path)
+    if not path.is_file():
         raise CorpusError(path, 0, "no such file")
     if fmt == "conllu":
-        sentences = list(read_conllu(path, tag_field))
-    else:
-        sentences = list(read_conll(path, token_column, tag_column))
+        token_column, tag_column = 1, (3 if tag_field == "upos" else 4)
+    sentences = []
+    with open(path, "rb") as stream:
+        for record in read_records(stream, fmt):
+            if record.error is not None:
+                raise CorpusError(path, record.where, record.error)
+            if record.rows:  # a CoNLL-U block of comments alone holds no sentence
+                sentences.append(_sentence(path, record, token_column, tag_column, fmt == "conllu", tag_field))
     if not sentences:
         raise CorpusError(path, 1, "no sentences found")
     return sentences
+
+
+def _sentence(path: Path, record: Record, token_column: int, tag_column: int, conllu: bool, tag_field: str) -> Sentence:
+    rows = record.rows or []
+    needed = max(_width(token_column), _width(tag_column))
+    if len(rows[0]) < needed:
+        raise CorpusError(path, record.line, f"expected at least {needed} columns, found {len(rows[0])}")
+    if not conllu and len(rows[0]) < 2:
+        raise CorpusError(path, record.line, "missing tag: a token with no tag column")
+    tags = [row[tag_column] for row in rows]
+    if conllu and tag_field == "upos":
+        missing = next((i for i, tag in enumerate(tags) if tag in ("", "_")), None)
+        if missing is not None:
+            raise CorpusError(
+                path, record.row_lines[missing], f"missing UPOS tag for token {rows[missing][token_column]!r}"
+            )
+    return Sentence([row[token_column] for row in rows], tags, str(path), record.row_lines, record.document)
+
+
+def _width(column: int) -> int:
+    """Columns a line needs for ``column`` (which may count from the end) to exist."""
+    return column + 1 if column >= 0 else -column
 
 
 def check_scheme(sentences: Iterable[Sentence], scheme: TagScheme) -> list[str]:
@@ -162,40 +90,6 @@ def check_scheme(sentences: Iterable[Sentence], scheme: TagScheme) -> list[str]:
     messages = []
     for sent in sentences:
         for problem in validate(sent.tags, scheme):
-            messages.append(f"{sent.source}:{sent.line + problem.index}: {problem.message}")
+            line = sent.lines[problem.index] if problem.index < len(sent.lines) else sent.line
+            messages.append(f"{sent.source}:{line}: {problem.message}")
     return messages
-
-
-def write_conll(
-    sentences: Iterable[Sentence], out: IO[str], extra_columns: Sequence[Sequence[Sequence[str]]] = ()
-) -> None:
-    """Write ``token [gold] [extra...]`` lines, one blank line after each sentence.
-
-    ``extra_columns[k][i]`` is the k-th extra column (e.g. one model's predictions)
-    for sentence ``i``; the result reads back with ``read_conll`` and conlleval.
-    """
-    for i, sent in enumerate(sentences):
-        for j, token in enumerate(sent.tokens):
-            columns = [token]
-            if sent.tags:
-                columns.append(sent.tags[j])
-            columns.extend(col[i][j] for col in extra_columns)
-            out.write(" ".join(columns) + "\n")
-        out.write("\n")
-
-
-def write_conllu(sentences: Iterable[Sentence], out: IO[str]) -> None:
-    """Write minimal CoNLL-U: id, form and UPOS filled, other columns ``_``."""
-    for sent in sentences:
-        if sent.text is not None:
-            out.write(f"# text = {sent.text}\n")
-        for j, token in enumerate(sent.tokens):
-            tag = sent.tags[j] if sent.tags else "_"
-            out.write("\t".join([str(j + 1), token, "_", tag, "_", "_", "_", "_", "_", "_"]) + "\n")
-        out.write("\n")
-
-
-def to_string(sentences: Iterable[Sentence], fmt: CorpusFormat = "conll") -> str:
-    buf = io.StringIO()
-    (write_conllu if fmt == "conllu" else write_conll)(sentences, buf)
-    return buf.getvalue()

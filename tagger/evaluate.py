@@ -10,7 +10,7 @@ from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
 
 from tagger.corpus import Sentence
-from tagger.predict import OUTPUT_SCHEME, Predictor
+from tagger.labeler import OUTPUT_SCHEME, Labeler
 from tagger.tags import TagScheme, convert, detect_scheme
 
 
@@ -54,16 +54,18 @@ def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], spans: b
     return result
 
 
-def evaluate(predictor: Predictor, model_name: str, sentences: Sequence[Sentence]) -> dict[str, Any]:
-    """Tag ``sentences`` with one model and score against their gold tags."""
-    loaded = predictor.models[model_name]
+def evaluate(labeler: Labeler, model_name: str, sentences: Sequence[Sentence]) -> dict[str, Any]:
+    """Tag ``sentences`` with one model (sentences of one document are each other's
+    context) and score against their gold tags."""
+    loaded = labeler.models[model_name]
     spans = loaded.label_scheme != TagScheme.NONE
     gold = [s.tags for s in sentences]
     source = detect_scheme(gold)
-    if spans and source != OUTPUT_SCHEME:  # compare in the predictor's output scheme; IOB2 gold stays as it is
+    if spans and source != OUTPUT_SCHEME:  # compare in the labeler's output scheme; IOB2 gold stays as it is
         gold = [convert(t, source, OUTPUT_SCHEME) for t in gold]
     start = time.perf_counter()
-    predicted = predictor.predict_tokens([s.tokens for s in sentences], [model_name])[model_name]
+    documents = [s.document for s in sentences]
+    predicted = labeler.label([s.tokens for s in sentences], [model_name], documents)[model_name]
     elapsed = time.perf_counter() - start
     result = score(gold, [[t.label for t in sent] for sent in predicted], spans)
     result["sentences"] = len(sentences)

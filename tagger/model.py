@@ -122,23 +122,24 @@ class SequenceTagger(nn.Module):
             self.word_embed.weight[rows] = vectors.to(self.word_embed.weight.dtype)
         self.word_embed.weight.requires_grad_(not self.config.freeze_embeddings)
 
-    def char_features(self, batch: Batch, rows: Tensor | None = None) -> Tensor:
+    def char_vectors(self, batch: Batch, rows: Tensor | None = None) -> Tensor:
         """Character vectors (U, Dc) of the batch's distinct words, or of those at ``rows``."""
-        assert self.char_encoder is not None
+        if self.char_encoder is None:
+            raise ValueError("this model has no character encoder")
         chars, lengths = batch.chars, batch.char_lengths
         if rows is not None:
             lengths = lengths[rows]
             chars = chars[rows.to(chars.device), : int(lengths.max())]
         return self.char_encoder(chars, lengths)
 
-    def emissions(self, batch: Batch, char_features: Tensor | None = None) -> Tensor:
-        """Per-token label scores (B, T, K); ``char_features`` (U, Dc), when given, stand
-        for the character encoder's output (the predictor's cache)."""
+    def emissions(self, batch: Batch, char_vectors: Tensor | None = None) -> Tensor:
+        """Per-token label scores (B, T, K); ``char_vectors`` (U, Dc), when given, stand
+        for the character encoder's output (the labeler's cache)."""
         parts = [self.word_embed(batch.words)]  # (B, T, Dw)
         if self.case_embed is not None:
             parts.append(self.case_embed(batch.casings))
         if self.char_encoder is not None:
-            per_word = self.char_features(batch) if char_features is None else char_features  # (U, Dc)
+            per_word = self.char_vectors(batch) if char_vectors is None else char_vectors  # (U, Dc)
             per_token = per_word[batch.char_rows]  # (N, Dc)
             grid = per_token.new_zeros(*batch.words.shape, per_token.size(1))  # (B, T, Dc)
             grid[batch.mask] = per_token
@@ -150,16 +151,18 @@ class SequenceTagger(nn.Module):
         return self.emit(self.dropout(h))  # (B, T, K)
 
     def loss(self, batch: Batch) -> Tensor:
-        assert batch.labels is not None
-        scores = self.emissions(batch)
-        if self.crf is not None:
-            return self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
-        flat = scores[batch.mask]  # (N, K)
-        return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
+        if batch.labels is None:
+            raise ValueError("loss needs a batch with labels")
+        scores = self.emissions(batch).float()  # (B, T, K)
+        with torch.autocast(scores.device.type, enabled=False):  # the CRF's sums stay in float32
+            if self.crf is not None:
+                return self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
+            flat = scores[batch.mask]  # (N, K)
+            return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
 
-    def decode(self, batch: Batch, char_features: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def decode(self, batch: Batch, char_vectors: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Best labels (B, T) and the probability of each chosen label (B, T)."""
-        scores = self.emissions(batch, char_features)
+        scores = self.emissions(batch, char_vectors)
         if self.crf is not None:
             paths, _ = self.crf.viterbi(scores, batch.mask)
             probs = self.crf.marginals(scores, batch.mask)

@@ -1,7 +1,7 @@
 """Tag schemes (IOB1, IOB2, BIOES): detection, conversion, spans and allowed transitions.
 
 This is the only module that knows what a ``B-``/``I-``/``E-``/``S-`` prefix means;
-the CRF asks it which transitions to forbid and the predictor asks it for spans.
+the CRF asks it which transitions to forbid and the pipeline asks it for spans.
 """
 
 from __future__ import annotations

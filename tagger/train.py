@@ -1,32 +1,35 @@
 """Training loop: bucketed batches, Adam or SGD with a decaying learning rate, global
 gradient clipping, early stopping on the dev score, best model kept on disk.
 
-A kill (Ctrl-C or SIGTERM) stops after the current batch; the model directory then
-holds the best epoch so far, written atomically.
+The loop runs on any device (``train.device``; CUDA with float16 autocast and a
+gradient scaler when ``mixed_precision``, the CRF always in float32). It installs no
+signal handler: the caller passes ``should_stop`` (the CLI turns SIGTERM into it), and
+Ctrl-C stops after the current batch. Either way the model directory then holds the
+best epoch so far, written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
-import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import torch
 from tqdm import tqdm
 
 from tagger import checkpoint
-from tagger.batch import bucketed_batches, encode
+from tagger.batch import bucketed_batches, context_windows, encode
 from tagger.card import write_card, write_curves
 from tagger.checkpoint import LoadedModel
 from tagger.config import Config
 from tagger.corpus import Sentence, check_scheme, read_corpus
+from tagger.device import pick_device, set_threads
 from tagger.evaluate import evaluate
-from tagger.predict import Predictor
+from tagger.labeler import Labeler
 from tagger.tags import TagScheme, convert, detect_scheme
 from tagger.vocab import build_vocab, read_vectors
 
@@ -56,22 +59,17 @@ def _target_scheme(source: TagScheme, config: Config) -> TagScheme:
     return TagScheme(config.train.tag_scheme)
 
 
-class _StopRequested:
-    """Turns SIGTERM into a flag checked between batches (Ctrl-C does the same)."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous: Any = None
-
-    def __enter__(self) -> _StopRequested:
-        def handler(signum: int, frame: FrameType | None) -> None:
-            self.requested = True
-
-        self._previous = signal.signal(signal.SIGTERM, handler)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        signal.signal(signal.SIGTERM, self._previous)
+def training_examples(
+    sentences: Sequence[Sentence], tags: Sequence[list[str]], context: int
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Token and tag sequences the model trains on: each sentence, or, with document
+    context, each sentence inside the window of neighbours it is tagged with."""
+    if context == 0:
+        return [s.tokens for s in sentences], list(tags)
+    windows = context_windows([len(s) for s in sentences], [s.document for s in sentences], context)
+    tokens = [[t for j in range(w.first, w.last) for t in sentences[j].tokens] for w in windows]
+    window_tags = [[t for j in range(w.first, w.last) for t in tags[j]] for w in windows]
+    return tokens, window_tags
 
 
 def train(
@@ -84,10 +82,14 @@ def train(
     licence: str = "",
     log: Callable[[str], None] = print,
     progress: bool = True,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> TrainResult:
+    """Train a model directory; ``config`` is not modified (the saved copy records the
+    width of ``embeddings``)."""
+    config = config.copy()
     tc = config.train
-    if tc.threads:
-        torch.set_num_threads(tc.threads)
+    device = pick_device(tc.device)
+    set_threads(tc.threads)
     set_seed(tc.seed)
     output = Path(output)
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
@@ -123,6 +125,7 @@ def train(
         dst = torch.tensor([r[1] for r in rows])
         model.load_pretrained(vectors[src], dst)
         log(f"vocabulary: {len(vocab.words)} words ({len(rows)} with pretrained vectors), {len(vocab.labels)} labels")
+    model.to(device)
     checkpoint.save_static(output, config, vocab, task, scheme)
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -132,11 +135,14 @@ def train(
     else:
         optimizer = torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
+    amp = tc.mixed_precision and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
     loaded = LoadedModel(output, config, vocab, model, task, scheme)
-    predictor = Predictor([loaded], torch.device("cpu"))
+    labeler = Labeler([loaded], device)
     rng = random.Random(tc.seed)
-    lengths = [len(s) for s in train_set]
+    examples, example_tags = training_examples(train_set, train_tags, config.model.context_sentences)
+    lengths = [len(s) for s in examples]
     history: list[dict[str, Any]] = []
     best_score, best_epoch, stale = -1.0, 0, 0
     last_dev = float("nan")
@@ -149,71 +155,72 @@ def train(
         "licence": licence,
     }
 
-    with _StopRequested() as stop:
-        try:
-            for epoch in range(1, tc.epochs + 1):
-                model.train()
-                started = time.perf_counter()
-                batches = bucketed_batches(lengths, tc.batch_size, rng)
-                total_loss = 0.0
-                bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
-                for step, idx in enumerate(bar, start=1):
-                    batch = encode(
-                        [train_set[i].tokens for i in idx],
-                        vocab,
-                        config.model.max_word_chars,
-                        [train_tags[i] for i in idx],
-                    )
-                    if tc.word_dropout > 0:
-                        drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
-                        batch.words = batch.words.masked_fill(drop, 1)
-                    loss = model.loss(batch)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
-                    optimizer.step()
-                    total_loss += loss.item()
-                    if step % 20 == 0:
-                        bar.set_postfix(loss=f"{total_loss / step:.3f}", dev=f"{last_dev:.4f}")
-                    if stop.requested:
-                        raise KeyboardInterrupt
-                schedule.step()
-                train_seconds = time.perf_counter() - started
-                model.eval()
-                dev = evaluate(predictor, loaded.name, dev_set)
-                last_dev = dev["main"]
-                record = {
-                    "epoch": epoch,
-                    "loss": total_loss / len(batches),
-                    "dev_score": dev["main"],
-                    "train_seconds": round(train_seconds, 2),
-                    "dev_seconds": round(time.perf_counter() - started - train_seconds, 2),
-                    "lr": optimizer.param_groups[0]["lr"],
-                }
-                history.append(record)
-                improved = dev["main"] > best_score
-                if improved:
-                    best_score, best_epoch, stale = dev["main"], epoch, 0
-                    checkpoint.save_weights(model, output)
-                else:
-                    stale += 1
-                log(
-                    f"epoch {epoch}: loss {record['loss']:.4f} dev {dev['main']:.4f} "
-                    f"({train_seconds:.1f}s train){' *' if improved else ''}"
+    try:
+        for epoch in range(1, tc.epochs + 1):
+            model.train()
+            started = time.perf_counter()
+            batches = bucketed_batches(lengths, tc.batch_size, rng)
+            total_loss = 0.0
+            bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
+            for step, idx in enumerate(bar, start=1):
+                batch = encode(
+                    [examples[i] for i in idx], vocab, config.model.max_word_chars, [example_tags[i] for i in idx]
                 )
-                checkpoint.write_json(output / "metrics.json", {"history": history, "best_epoch": best_epoch})
-                if stale >= tc.patience:
-                    log(f"no dev improvement for {tc.patience} epochs; stopping")
-                    break
-        except KeyboardInterrupt:
-            interrupted = True
-            log("interrupted: keeping the best model so far")
+                if tc.word_dropout > 0:
+                    drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
+                    batch.words = batch.words.masked_fill(drop, 1)
+                batch = batch.to(device)
+                autocast = torch.autocast("cuda", torch.float16) if amp else contextlib.nullcontext()
+                with autocast:
+                    loss = model.loss(batch)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
+                scaler.step(optimizer)
+                scaler.update()
+                total_loss += loss.item()
+                if step % 20 == 0:
+                    bar.set_postfix(loss=f"{total_loss / step:.3f}", dev=f"{last_dev:.4f}")
+                if should_stop():
+                    raise KeyboardInterrupt
+            schedule.step()
+            train_seconds = time.perf_counter() - started
+            model.eval()
+            dev = evaluate(labeler, loaded.name, dev_set)
+            last_dev = dev["main"]
+            record = {
+                "epoch": epoch,
+                "loss": total_loss / len(batches),
+                "dev_score": dev["main"],
+                "train_seconds": round(train_seconds, 2),
+                "dev_seconds": round(time.perf_counter() - started - train_seconds, 2),
+                "lr": optimizer.param_groups[0]["lr"],
+            }
+            history.append(record)
+            improved = dev["main"] > best_score
+            if improved:
+                best_score, best_epoch, stale = dev["main"], epoch, 0
+                checkpoint.save_weights(model, output)
+            else:
+                stale += 1
+            log(
+                f"epoch {epoch}: loss {record['loss']:.4f} dev {dev['main']:.4f} "
+                f"({train_seconds:.1f}s train){' *' if improved else ''}"
+            )
+            checkpoint.write_json(output / "metrics.json", {"history": history, "best_epoch": best_epoch})
+            if stale >= tc.patience:
+                log(f"no dev improvement for {tc.patience} epochs; stopping")
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        log("interrupted: keeping the best model so far")
 
     if best_epoch == 0:
         return TrainResult(output, 0, best_score, history, interrupted)
     # Score what was saved (float16 embeddings included), so the card matches `tagger evaluate`.
-    saved = checkpoint.load(output)
-    final = evaluate(Predictor([saved], torch.device("cpu")), saved.name, dev_set)
+    saved = checkpoint.load(output, device)
+    final = evaluate(Labeler([saved], device), saved.name, dev_set)
     metrics = {
         "task": task,
         "dev": final,
@@ -221,6 +228,7 @@ def train(
         "epochs_run": len(history),
         "seconds_per_epoch": round(sum(h["train_seconds"] for h in history) / max(len(history), 1), 2),
         "torch_threads": torch.get_num_threads(),
+        "device": str(device),
         "history": history,
         "data": card_info,
         "seed": tc.seed,

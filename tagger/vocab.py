@@ -57,7 +57,7 @@ class Vocab:
         self.label_index = {t: i for i, t in enumerate(self.labels)}
         self._features: dict[tuple[str, int], tuple[int, int, list[int]]] = {}
 
-    def features(self, token: str, max_chars: int) -> tuple[int, int, list[int]]:
+    def token_ids(self, token: str, max_chars: int) -> tuple[int, int, list[int]]:
         """(word id, casing id, char ids) of a token, memoised: word frequencies are
         Zipfian, so a small cache removes most of the per-token Python work."""
         key = (token, max_chars)

@@ -6,29 +6,38 @@ its parallelism from processes: each worker tokenizes, tags and serializes a who
 chunk, and the parent only reads input and writes the finished text in order.
 
 Workers are forked after the models are loaded, so they share the weights' pages and
-start instantly. Fork is not used with CUDA (a CUDA context does not survive it) or
-where the platform lacks it; then chunks run in the calling process.
+start instantly; what they run is handed to each one by its initializer (inherited
+through the fork, never pickled) and lives in that process only. Fork is not used with
+CUDA (a CUDA context does not survive it) or where the platform lacks it; then chunks
+run in the calling process.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import multiprocessing
 import signal
+import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import torch
 
-from tagger.predict import Predictor, usable_cores
+from tagger.device import usable_cores
+from tagger.pipeline import Tagger
 
 Chunk = TypeVar("Chunk")
 Result = TypeVar("Result")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
-# Set in the parent before the fork; each worker reads its inherited copy.
-_predictor: Predictor | None = None
-_work: Callable[[Predictor, object], object] | None = None
+
+class _Worker:
+    """What one worker process runs: set once, by the initializer, in that process."""
+
+    task: Callable[[Any], Any] | None = None
 
 
 def default_workers(device: torch.device) -> int:
@@ -38,47 +47,56 @@ def default_workers(device: torch.device) -> int:
     return max(1, min(8, usable_cores()))
 
 
-def _init_worker(threads: int) -> None:
+def _die_with_parent() -> None:
+    """Ask Linux to kill this process when its parent dies, however the parent ends."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _init_worker(tagger: Tagger, work: Callable[[Tagger, Any], Any], threads: int) -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
     torch.set_num_threads(threads)
+    _Worker.task = lambda chunk: work(tagger, chunk)
 
 
 def _run(chunk: object) -> object:
-    assert _predictor is not None and _work is not None
-    return _work(_predictor, chunk)
+    if _Worker.task is None:
+        raise RuntimeError("worker process was not initialised")
+    return _Worker.task(chunk)
 
 
 class OrderedRunner(Generic[Chunk, Result]):
-    """Runs ``work(predictor, chunk)`` for each submitted chunk and hands results back
-    in submission order, with at most ``2 * workers`` chunks in flight (memory stays
-    bounded however long the input)."""
+    """Runs ``work(tagger, chunk)`` for each chunk put in and hands results back in
+    input order, with at most ``2 * workers`` chunks in flight (memory stays bounded
+    however long the input)."""
 
     def __init__(
         self,
-        predictor: Predictor,
-        work: Callable[[Predictor, Chunk], Result],
+        tagger: Tagger,
+        work: Callable[[Tagger, Chunk], Result],
         workers: int = 1,
         threads_per_worker: int = 1,
     ) -> None:
-        global _predictor, _work
-        self.predictor, self.work = predictor, work
-        self.workers = workers if predictor.device.type == "cpu" else 1
+        self.tagger, self.work = tagger, work
+        self.workers = workers if tagger.device.type == "cpu" else 1
         self.pending: deque[Future[Result]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         if self.workers > 1:
-            _predictor, _work = predictor, work  # type: ignore[assignment]
             self.pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_init_worker,
-                initargs=(threads_per_worker,),
+                initargs=(tagger, work, threads_per_worker),
             )
 
-    def submit(self, chunk: Chunk) -> list[Result]:
+    def put(self, chunk: Chunk) -> list[Result]:
         """Queue a chunk; returns the results that are due (oldest first), if any."""
         if self.pool is None:
-            return [self.work(self.predictor, chunk)]
+            return [self.work(self.tagger, chunk)]
         self.pending.append(self.pool.submit(_run, chunk))  # type: ignore[arg-type]
         due = []
         while len(self.pending) > 2 * self.workers:
@@ -93,13 +111,11 @@ class OrderedRunner(Generic[Chunk, Result]):
         return done
 
     def close(self) -> None:
-        global _predictor, _work
         if self.pool is not None:
             for future in self.pending:
                 future.cancel()
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
-            _predictor = _work = None
 
     def __enter__(self) -> OrderedRunner[Chunk, Result]:
         return self

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-
-from tagger.charcache import CharFeatureCache
 from tagger.predict import Predictor
+
+from tagger.charcache import CharVectorCache
 from tests.conftest import MODELS
 
 VECTORS = {"the": 1.0, "cat": 2.0, "sat": 3.0, "mat": 4.0}
@@ -26,22 +26,22 @@ class Encoder:
         return torch.tensor([[VECTORS[w]] * 3 for w in chosen])
 
 
-def lookup(cache: CharFeatureCache, words: list[str]) -> tuple[list[float], list[str]]:
+def lookup(cache: CharVectorCache, words: list[str]) -> tuple[list[float], list[str]]:
     encoder = Encoder(words)
-    out = cache.features(words, encoder)
+    out = cache.vectors(words, encoder)
     assert out.shape == (len(words), 3)
     return out[:, 0].tolist(), encoder.encoded
 
 
 def test_cached_words_are_not_encoded_again() -> None:
-    cache = CharFeatureCache(ENCODER, 3, capacity=10, device=torch.device("cpu"))
+    cache = CharVectorCache(ENCODER, 3, capacity=10, device=torch.device("cpu"))
     assert lookup(cache, ["the", "cat"]) == ([1.0, 2.0], ["the", "cat"])
     assert lookup(cache, ["sat", "the", "cat"]) == ([3.0, 1.0, 2.0], ["sat"])
     assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
 
 
 def test_least_recently_used_word_is_evicted() -> None:
-    cache = CharFeatureCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
+    cache = CharVectorCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
     lookup(cache, ["the", "cat"])
     lookup(cache, ["the"])  # "cat" is now the least recently used
     assert lookup(cache, ["sat"]) == ([3.0], ["sat"])
@@ -50,7 +50,7 @@ def test_least_recently_used_word_is_evicted() -> None:
 
 
 def test_batch_larger_than_the_cache_is_encoded_without_storing() -> None:
-    cache = CharFeatureCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
+    cache = CharVectorCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
     lookup(cache, ["the"])
     assert lookup(cache, ["cat", "the", "sat"]) == ([2.0, 1.0, 3.0], ["cat", "sat"])
     assert len(cache) == 1
@@ -58,7 +58,7 @@ def test_batch_larger_than_the_cache_is_encoded_without_storing() -> None:
 
 def test_changed_weights_empty_the_cache() -> None:
     encoder = torch.nn.Linear(2, 3)
-    cache = CharFeatureCache(encoder, 3, capacity=10, device=torch.device("cpu"))
+    cache = CharVectorCache(encoder, 3, capacity=10, device=torch.device("cpu"))
     lookup(cache, ["the", "cat"])
     assert lookup(cache, ["the"]) == ([1.0], [])
     with torch.no_grad():
@@ -70,7 +70,7 @@ def test_changed_weights_empty_the_cache() -> None:
 
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1"):
-        CharFeatureCache(ENCODER, 3, capacity=0, device=torch.device("cpu"))
+        CharVectorCache(ENCODER, 3, capacity=0, device=torch.device("cpu"))
 
 
 def test_predictions_with_the_cache_equal_those_without() -> None:

@@ -1,15 +1,16 @@
-"""Micro-batching: concurrent requests share forward passes on one inference thread.
+"""Request merging: concurrent requests share one call of the tagger on one inference
+thread (the tagger then cuts the call into padded forward passes of its own budget).
 
 Requests wait in a bounded queue. A single worker thread (off the event loop, so the
 server keeps accepting connections) takes the oldest request and every queued request
-for the same models up to a token budget, and runs them as one call of
-``Predictor.tag_prepared``. A full queue refuses new work at once (``Overloaded``)
+for the same models up to ``max_merged_tokens``, and runs them as one call of
+``Tagger.tag_prepared``. A full queue refuses new work at once (``Overloaded``)
 instead of growing forever.
 
 Clients that keep a steady number of requests in flight (N workers of a pipeline, each
 sending its next request when the last is answered) split, left alone, into groups
 that take turns: each request waits for another group's pass before its own, and a
-small pass costs almost as much as a full one. So when the batcher's fullest moment
+small pass costs almost as much as a full one. So when the merger's fullest moment
 held the same N requests (N at least 4) in each of the last two windows of half a
 second, the worker gathers: it holds the pass until all N are here, or none has
 arrived for ``gap`` (counted from the end of the last pass at the earliest, as answers
@@ -28,8 +29,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from tagger.documents import TaggedDocument
-from tagger.predict import PreparedDocument
+from tagger.document import TaggedDocument
+from tagger.pipeline import PreparedDocument
 
 # Below this, a shared pass saves little, and independent arrivals at a low rate often
 # show the same small peak twice in a row.
@@ -50,34 +51,34 @@ class _Job:
     future: Future[list[TaggedDocument]] = field(default_factory=Future)
 
 
-class MicroBatcher:
+class RequestMerger:
     def __init__(
         self,
         run: RunFn,
-        max_batch_tokens: int,
+        max_merged_tokens: int,
         max_wait_s: float,
         max_queue: int,
-        batching: bool = True,
+        merging: bool = True,
         gap_s: float = 0.006,
         peak_window_s: float = 0.5,
-        on_batch: Callable[[int, int], None] | None = None,
+        on_pass: Callable[[int, int], None] | None = None,
     ) -> None:
         self._run = run
-        self._max_tokens = max_batch_tokens
+        self._max_tokens = max_merged_tokens
         self._max_wait = max_wait_s
         self._gap = gap_s
         self._peak_window = peak_window_s
         self._last_arrival = 0.0
         self._last_pass_end = 0.0
         self._held = 0  # jobs taken for the pass being gathered or run
-        # Most requests in the batcher at once, per window of ``peak_window_s``: the
+        # Most requests in the merger at once, per window of ``peak_window_s``: the
         # current window's and the last two complete ones'.
         self._peak = 0
         self._window_peaks: deque[int] = deque(maxlen=2)
         self._window_start = 0.0
         self._max_queue = max_queue
-        self._batching = batching
-        self._on_batch = on_batch or (lambda jobs, tokens: None)
+        self._merging = merging
+        self._on_pass = on_pass or (lambda jobs, tokens: None)
         self._pending: deque[_Job] = deque()
         self._cond = threading.Condition()
         self._stopping = False
@@ -88,7 +89,8 @@ class MicroBatcher:
     def depth(self) -> int:
         return len(self._pending)
 
-    async def submit(self, documents: list[PreparedDocument], models: Sequence[str] | None) -> list[TaggedDocument]:
+    async def tag(self, documents: list[PreparedDocument], models: Sequence[str] | None) -> list[TaggedDocument]:
+        """Queue the documents and wait for their tagged form; ``Overloaded`` at once if the queue is full."""
         job = _Job(documents, tuple(models) if models is not None else None, sum(d.num_tokens for d in documents))
         with self._cond:
             if self._stopping:
@@ -120,7 +122,7 @@ class MicroBatcher:
                 return None
             first = self._pending.popleft()
             jobs, tokens = [first], first.tokens
-            if not self._batching:
+            if not self._merging:
                 return jobs
             tokens = self._gather(jobs, tokens)
             self._held = len(jobs)
@@ -145,7 +147,7 @@ class MicroBatcher:
         sending its next when the last is answered; 0 if the load does not look so.
 
         Such clients (a pipeline with N workers calling the service, a load test) keep
-        exactly N requests in the batcher at its fullest, window after window; requests
+        exactly N requests in the merger at its fullest, window after window; requests
         that arrive independently of the answers (many unrelated users) make the peak
         vary. Only steady clients are worth holding a pass for: they all come back
         within moments of their answers, while waiting on independent arrivals only
@@ -172,7 +174,7 @@ class MicroBatcher:
             if not jobs:
                 continue
             try:
-                self._on_batch(len(jobs), sum(job.tokens for job in jobs))
+                self._on_pass(len(jobs), sum(job.tokens for job in jobs))
                 try:
                     results = self._run([d for job in jobs for d in job.documents], jobs[0].models)
                 finally:

@@ -5,10 +5,10 @@ import threading
 import time
 
 import pytest
-
-from api.batcher import MicroBatcher, Overloaded
 from tagger.documents import TaggedDocument
 from tagger.predict import PreparedDocument
+
+from api.merging import Overloaded, RequestMerger
 from tagger.tokenize import tokenize
 
 
@@ -27,7 +27,7 @@ def test_cancelled_request_does_not_kill_the_worker() -> None:
         gate.wait(5)
         return echo(docs, models)
 
-    batcher = MicroBatcher(slow, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
+    batcher = RequestMerger(slow, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
 
     async def scenario() -> list[str]:
         first = asyncio.ensure_future(batcher.submit([doc("a")], None))
@@ -54,7 +54,7 @@ def test_worker_error_reaches_the_caller_and_worker_survives() -> None:
             raise RuntimeError("boom")
         return echo(docs, models)
 
-    batcher = MicroBatcher(flaky, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
+    batcher = RequestMerger(flaky, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
     with pytest.raises(RuntimeError, match="boom"):
         asyncio.run(batcher.submit([doc("a")], None))
     assert [d.text for d in asyncio.run(batcher.submit([doc("b")], None))] == ["b"]
@@ -76,13 +76,13 @@ class Recorder:
         return echo(docs, models)
 
 
-def batcher_for(recorder: Recorder, max_wait_s: float, gap_s: float) -> MicroBatcher:
-    return MicroBatcher(
+def batcher_for(recorder: Recorder, max_wait_s: float, gap_s: float) -> RequestMerger:
+    return RequestMerger(
         recorder, max_batch_tokens=1000, max_wait_s=max_wait_s, max_queue=50, gap_s=gap_s, peak_window_s=0.1
     )
 
 
-async def steady_clients(batcher: MicroBatcher, clients: int, seconds: float, busy_s: float = 0.0) -> list[float]:
+async def steady_clients(batcher: RequestMerger, clients: int, seconds: float, busy_s: float = 0.0) -> list[float]:
     """``clients`` loops, each sending its next request when the last is answered, after
     ``busy_s`` of work that blocks the event loop (as a server's answers are sent one by
     one); returns every request's latency."""

@@ -1,0 +1,75 @@
+"""CoNLL column files: one token per line, columns separated by spaces or tabs, a blank
+line after each sentence, ``-DOCSTART-`` lines between documents.
+
+One rule for every caller: the first token line fixes the number of columns for the
+whole file, and a line with another count is an error naming the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import IO
+
+from tagger.document import TaggedDocument
+from tagger.io.record import Record
+from tagger.io.validate import decode_lines
+
+
+def read_conll(stream: IO[bytes]) -> Iterator[Record]:
+    """One record per sentence; the token is the first column."""
+    columns_per_line: int | None = None
+    document = 0
+    record: Record | None = None
+    rows: list[list[str]] = []
+    tokens: list[str] = []
+    for number, line, problem in decode_lines(stream):
+        if line is not None and not line.strip():
+            if record is not None:
+                yield record
+                record = None
+            continue
+        if line is not None and line.split(maxsplit=1)[0] == "-DOCSTART-":
+            if record is not None:
+                yield record
+                record = None
+            document += 1
+            continue
+        if record is None:
+            rows, tokens = [], []  # filled in place below
+            record = Record(number, tokens=tokens, rows=rows, document=document)
+        if record.error is not None:
+            continue  # the rest of a bad sentence adds nothing
+        if line is None:
+            record.fail(number, problem)
+            continue
+        columns = line.split()
+        if columns_per_line is None:
+            columns_per_line = len(columns)
+        elif len(columns) != columns_per_line:
+            record.fail(number, f"expected {columns_per_line} columns as on earlier lines, found {len(columns)}")
+            continue
+        rows.append(columns)
+        tokens.append(columns[0])
+        record.row_lines.append(number)
+    if record is not None:
+        yield record
+
+
+class ConllWriter:
+    """The input columns of each token (or the token alone for raw-text input), then one
+    predicted column per model; a blank line after each sentence."""
+
+    def __init__(self, out: IO[str], models: Sequence[str]) -> None:
+        self.out, self.models = out, list(models)
+
+    def write(self, record: Record, doc: TaggedDocument) -> None:
+        lines = []
+        for sentence in doc.sentences:
+            rows = record.rows
+            if rows is not None and len(rows) != len(sentence):
+                raise ValueError(f"record at line {record.line}: {len(rows)} token lines but {len(sentence)} labels")
+            for i, token in enumerate(sentence):
+                base = rows[i] if rows is not None else [token.text]
+                lines.append(" ".join([*base, *(token.labels[m].label for m in self.models)]) + "\n")
+            lines.append("\n")
+        self.out.write("".join(lines))

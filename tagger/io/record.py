@@ -1,0 +1,41 @@
+"""One input record, whatever the format it was read from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Record:
+    """A document to tag: raw text (text, lines, JSONL), or one pre-tokenized sentence
+    with its original columns (CoNLL, CoNLL-U). A bad record carries ``error``; the
+    caller decides whether that stops the run."""
+
+    line: int  # 1-based line where the record starts
+    id: str | None = None
+    text: str | None = None
+    tokens: list[str] | None = None
+    rows: list[list[str]] | None = None  # CoNLL / CoNLL-U: the columns of each token line
+    row_lines: list[int] = field(default_factory=list)  # 1-based line of each token line
+    comments: list[str] = field(default_factory=list)  # CoNLL-U comment lines, written back unchanged
+    extra: dict[int, list[str]] = field(default_factory=dict)  # CoNLL-U lines without a token, by the next token
+    document: int = 0  # input document (-DOCSTART- or # newdoc) the record belongs to: context for the models
+    error: str | None = None
+    error_line: int = 0  # 1-based line the error is on (0: the record's first line)
+
+    def fail(self, line: int, message: str) -> None:
+        """Mark the record bad at ``line``; only the first problem is kept."""
+        if self.error is None:
+            self.error, self.error_line = message, line
+
+    @property
+    def where(self) -> int:
+        """The line an error message should name."""
+        return self.error_line or self.line
+
+    @property
+    def size(self) -> int:
+        """Characters of input, the unit chunks are measured in."""
+        if self.text is not None:
+            return len(self.text)
+        return sum(len(t) + 1 for t in self.tokens or [])

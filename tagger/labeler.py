@@ -1,0 +1,167 @@
+"""The labeler: loaded models + a device -> a label and its probability for every token
+of batches of token sequences. No tokenization, no process-wide settings (entry points
+set torch's threads), nothing about documents beyond which sentences are neighbours.
+
+Sentences are sorted by length and batched under one padded-token budget
+(``batch.DEFAULT_BATCH_TOKENS``). A model whose config asks for document context
+(``context_sentences``) runs over each sentence together with its neighbours from the
+same document and keeps the labels of the centre sentence only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from tagger import checkpoint
+from tagger.batch import DEFAULT_BATCH_TOKENS, Window, context_windows, encode, token_budget_batches
+from tagger.charcache import CharVectorCache
+from tagger.checkpoint import LoadedModel
+from tagger.device import pick_device
+from tagger.document import TokenLabel
+from tagger.errors import TaggerError
+from tagger.tags import TagScheme, convert
+
+OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
+CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
+
+
+class Labeler:
+    """Runs one or more loaded models over the same sentences."""
+
+    def __init__(
+        self,
+        models: Sequence[LoadedModel],
+        device: torch.device,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        parallel_models: bool = False,
+        char_cache: int = CHAR_CACHE_WORDS,
+    ) -> None:
+        if not models:
+            raise TaggerError("no model given")
+        if batch_tokens < 1:
+            raise TaggerError(f"batch_tokens must be at least 1, got {batch_tokens}")
+        names = [m.name for m in models]
+        if len(set(names)) != len(names):
+            raise TaggerError(f"model names must be unique, got {names}")
+        self.models = {m.name: m for m in models}
+        self.device = device
+        self.batch_tokens = batch_tokens
+        self._char_caches = {
+            m.name: CharVectorCache(m.model.char_encoder, m.model.char_encoder.out_dim, char_cache, device)
+            for m in models
+            if m.model.char_encoder is not None and char_cache > 0
+        }
+        # With several models, each can run in its own thread: torch releases the GIL
+        # inside its kernels, so two LSTMs use two cores at once. Worth it in a server,
+        # whose one inference thread would otherwise use one core; not in ``tagger tag``,
+        # whose worker processes already fill the cores.
+        self._pool = ThreadPoolExecutor(len(models), "model") if parallel_models and len(models) > 1 else None
+
+    @classmethod
+    def load(
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        device: str | None = None,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        parallel_models: bool = False,
+        char_cache: int = CHAR_CACHE_WORDS,
+    ) -> Labeler:
+        if isinstance(paths, (str, Path)):
+            paths = [paths]
+        chosen = pick_device(device)
+        models = [checkpoint.load(p, chosen) for p in paths]
+        return cls(models, chosen, batch_tokens, parallel_models, char_cache)
+
+    def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
+        """Per model with a word cache: (hits, misses, words held) since loading."""
+        return {name: (c.hits, c.misses, len(c)) for name, c in self._char_caches.items()}
+
+    def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
+        """The named models in load order, duplicates dropped; unknown names are an error."""
+        if names is None:
+            return list(self.models.values())
+        unknown = [n for n in names if n not in self.models]
+        if unknown or not names:
+            raise TaggerError(f"unknown model(s) {unknown}; loaded: {sorted(self.models)}")
+        return [m for name, m in self.models.items() if name in names]
+
+    def label(
+        self,
+        sentences: Sequence[Sequence[str]],
+        models: Sequence[str] | None = None,
+        documents: Sequence[int] | None = None,
+    ) -> dict[str, list[list[TokenLabel]]]:
+        """Label every token of every sentence with each selected model, in input order.
+
+        ``documents[i]`` names the document of sentence ``i``: adjacent sentences of the
+        same document are each other's context (default: every sentence on its own).
+        Empty sentences get empty labels.
+        """
+        selected = self.select(models)
+        if documents is None:
+            documents = range(len(sentences))
+        elif len(documents) != len(sentences):
+            raise TaggerError(f"{len(documents)} document ids for {len(sentences)} sentences")
+        if self._pool is not None and len(selected) > 1:
+            futures = [self._pool.submit(self._label_with, m, sentences, documents) for m in selected]
+            return {m.name: f.result() for m, f in zip(selected, futures, strict=True)}
+        return {m.name: self._label_with(m, sentences, documents) for m in selected}
+
+    def _label_with(
+        self, loaded: LoadedModel, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+    ) -> list[list[TokenLabel]]:
+        lengths = [len(s) for s in sentences]
+        context = loaded.config.model.context_sentences
+        windows = [w for w in context_windows(lengths, documents, context) if lengths[w.centre]]
+        window_tokens = [[t for j in range(w.first, w.last) for t in sentences[j]] for w in windows]
+        table = _token_wise_labels(loaded)
+        cache = self._char_caches.get(loaded.name)
+        out: list[list[TokenLabel]] = [[] for _ in sentences]
+        with torch.inference_mode():  # per thread: models may run in the pool's threads
+            for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
+                batch = encode([window_tokens[r] for r in rows], loaded.vocab, loaded.config.model.max_word_chars)
+                batch = batch.to(self.device)
+                chars = None
+                if cache is not None:
+                    chars = cache.vectors(batch.distinct, partial(loaded.model.char_vectors, batch))
+                paths, confidence = loaded.model.decode(batch, chars)  # (B, T), (B, T)
+                paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
+                for row, r in enumerate(rows):
+                    start, end = _centre(windows[r], lengths)
+                    ids = paths_l[row][start:end]
+                    if table is not None:
+                        labels = [table[j] for j in ids]
+                    else:
+                        labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
+                    out[windows[r].centre] = [
+                        TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
+                    ]
+        return out
+
+
+def _centre(window: Window, lengths: Sequence[int]) -> tuple[int, int]:
+    """Token range of the window's centre sentence within the window."""
+    start = sum(lengths[window.first : window.centre])
+    return start, start + lengths[window.centre]
+
+
+def _token_wise_labels(loaded: LoadedModel) -> list[str] | None:
+    """The output label of each label id, where output labels follow token by token.
+
+    True for untagged and IOB2 labels, and for BIOES decoded by a CRF: its constraints
+    make every path well formed, so S-X is B-X and E-X is I-X. Otherwise (IOB1, or
+    BIOES from a softmax head, which may be ill formed) ``None``: whole sentences are
+    converted through spans.
+    """
+    labels = loaded.vocab.labels
+    if loaded.label_scheme in (TagScheme.NONE, OUTPUT_SCHEME):
+        return list(labels)
+    if loaded.label_scheme == TagScheme.BIOES and loaded.model.crf is not None:
+        token_wise = {"S": "B", "E": "I"}
+        return [token_wise.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in labels]
+    return None

@@ -1,0 +1,180 @@
+"""The document pipeline: text or tokens -> documents of sentences -> pieces for the
+labeler -> sentences joined again -> entities -> one ``TaggedDocument`` per input.
+
+``Tagger`` is the one public entry point for Python users, and the one path the HTTP
+service, ``tagger tag`` and ``tagger evaluate`` share. A sentence longer than
+``MAX_PIECE_TOKENS`` is cut into pieces for the model (a run-on "sentence" of thousands
+of tokens, a table or a log file, would otherwise hold the inference thread for a long
+CRF loop); each piece remembers its document, sentence and token offset, and the
+pieces of a sentence are joined before anything is returned, so callers and writers
+only ever see the sentences of their input. The pieces of one document are neighbours
+for models that look at document context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+
+from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.checkpoint import LoadedModel
+from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel
+from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Labeler
+from tagger.tags import TagScheme, spans_from_tags
+from tagger.tokenize import Token, tokenize
+
+Label = TypeVar("Label")
+MAX_PIECE_TOKENS = 256  # longer sentences are cut for the model (training sentences stay under 130 tokens)
+
+
+@dataclass
+class PreparedDocument:
+    """A document's text, its sentences of tokens with offsets, and its id."""
+
+    text: str
+    sentences: list[list[Token]]
+    id: str | None = None
+
+    @property
+    def num_tokens(self) -> int:
+        return sum(len(s) for s in self.sentences)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Tokens ``[offset, offset + len(tokens))`` of sentence ``sentence`` of document ``document``."""
+
+    document: int
+    sentence: int
+    offset: int
+    tokens: Sequence[Token]
+
+
+def prepare(document: str | Sequence[str], doc_id: str | None = None) -> PreparedDocument:
+    """Tokenize one document: a raw string is tokenized and sentence-split; a list of
+    strings is one pre-tokenized sentence whose offsets refer to the tokens joined by
+    single spaces."""
+    if isinstance(document, str):
+        return PreparedDocument(document, tokenize(document), doc_id)
+    return PreparedDocument(" ".join(document), [_offsets(document)] if document else [], doc_id)
+
+
+def cut(documents: Sequence[PreparedDocument], max_tokens: int = MAX_PIECE_TOKENS) -> list[Piece]:
+    """Every sentence of every document as pieces of at most ``max_tokens`` tokens, in order."""
+    return [
+        Piece(d, s, i, sentence[i : i + max_tokens])
+        for d, doc in enumerate(documents)
+        for s, sentence in enumerate(doc.sentences)
+        for i in range(0, len(sentence), max_tokens)
+    ]
+
+
+def join(
+    documents: Sequence[PreparedDocument], pieces: Sequence[Piece], labels: Sequence[Sequence[Label]]
+) -> list[list[list[Label]]]:
+    """``labels[k]`` (one per token of ``pieces[k]``) regrouped per sentence of each
+    document: ``result[d][s]`` has one entry per token of sentence ``s`` of document ``d``."""
+    joined: list[list[list[Label]]] = [[[] for _ in doc.sentences] for doc in documents]
+    for piece, piece_labels in zip(pieces, labels, strict=True):
+        sentence = joined[piece.document][piece.sentence]
+        if len(sentence) != piece.offset or len(piece_labels) != len(piece.tokens):
+            raise ValueError(f"piece at token {piece.offset} of sentence {piece.sentence} is out of order")
+        sentence.extend(piece_labels)
+    return joined
+
+
+class Tagger:
+    """``Tagger.load(paths)("Angela Merkel visited Paris.")``: tokenize, label with every
+    model, join, find entities."""
+
+    def __init__(self, labeler: Labeler, max_piece_tokens: int = MAX_PIECE_TOKENS) -> None:
+        self.labeler = labeler
+        self.max_piece_tokens = max_piece_tokens
+
+    @classmethod
+    def load(
+        cls,
+        paths: str | Path | Sequence[str | Path],
+        device: str | None = None,
+        batch_tokens: int = DEFAULT_BATCH_TOKENS,
+        parallel_models: bool = False,
+        char_cache: int = CHAR_CACHE_WORDS,
+    ) -> Tagger:
+        return cls(Labeler.load(paths, device, batch_tokens, parallel_models, char_cache))
+
+    @property
+    def models(self) -> dict[str, LoadedModel]:
+        return self.labeler.models
+
+    @property
+    def device(self) -> torch.device:
+        return self.labeler.device
+
+    prepare = staticmethod(prepare)
+
+    def tag(
+        self, documents: Sequence[str | Sequence[str]], models: Sequence[str] | None = None
+    ) -> list[TaggedDocument]:
+        """Tag documents (see ``prepare``) with each selected model."""
+        if isinstance(documents, str):
+            raise TypeError("tag() takes a list of documents; call the tagger itself for one string")
+        return self.tag_prepared([prepare(d) for d in documents], models)
+
+    def __call__(self, text: str, models: Sequence[str] | None = None) -> TaggedDocument:
+        return self.tag([text], models)[0]
+
+    def tag_prepared(
+        self,
+        documents: Sequence[PreparedDocument],
+        models: Sequence[str] | None = None,
+        context_groups: Sequence[int] | None = None,
+    ) -> list[TaggedDocument]:
+        """All pieces of all documents go through each model in shared batches.
+
+        Pieces of one document are each other's context; ``context_groups[d]``, when
+        given, joins documents into larger context groups (CoNLL sentences of one
+        ``-DOCSTART-`` document are separate records but one text)."""
+        pieces = cut(documents, self.max_piece_tokens)
+        group = context_groups if context_groups is not None else range(len(documents))
+        predictions = self.labeler.label(
+            [[t.text for t in p.tokens] for p in pieces], models, [group[p.document] for p in pieces]
+        )
+        per_model = {name: join(documents, pieces, labels) for name, labels in predictions.items()}
+        result = []
+        for d, doc in enumerate(documents):
+            sentences: list[list[TaggedToken]] = []
+            entities: list[Entity] = []
+            for s, sentence in enumerate(doc.sentences):
+                tagged = [TaggedToken(t.text, t.start, t.end) for t in sentence]
+                for name, joined in per_model.items():
+                    labels: list[TokenLabel] = joined[d][s]
+                    for token, label in zip(tagged, labels, strict=True):
+                        token.labels[name] = label
+                    if self.models[name].label_scheme != TagScheme.NONE:
+                        entities.extend(_entities(doc.text, sentence, labels, name, s))
+                sentences.append(tagged)
+            entities.sort(key=lambda e: (e.start, e.model))
+            result.append(TaggedDocument(id=doc.id, sentences=sentences, entities=entities, text=doc.text))
+        return result
+
+
+def _offsets(tokens: Sequence[str]) -> list[Token]:
+    out, position = [], 0
+    for token in tokens:
+        out.append(Token(token, position, position + len(token)))
+        position += len(token) + 1
+    return out
+
+
+def _entities(text: str, sent: list[Token], labels: list[TokenLabel], model: str, s_index: int) -> list[Entity]:
+    spans = spans_from_tags([lab.label for lab in labels], OUTPUT_SCHEME)
+    result = []
+    for span in spans:
+        start, end = sent[span.start].start, sent[span.end - 1].end
+        score = sum(lab.score for lab in labels[span.start : span.end]) / (span.end - span.start)
+        result.append(Entity(text[start:end], span.label, start, end, score, model, s_index, span.start, span.end))
+    return result
