@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tagger.corpus import read_conll  # noqa: E402
+from tagger.corpus import read_corpus  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets"
 Span = tuple[int, int]
@@ -52,7 +52,7 @@ def conll_dev_text(data: Path = DATA) -> list[RawSentence]:
 
     detok = MosesDetokenizer(lang="en")
     out = []
-    for sent in read_conll(data / "conll2003" / "valid.txt"):
+    for sent in read_corpus(data / "conll2003" / "valid.txt"):
         text = detok.detokenize(sent.tokens)
         out.append(RawSentence(sent.tokens, sent.tags, text, align(text, sent.tokens)))
     return out

@@ -2,7 +2,7 @@
 
 CoNLL-2003 dev has no raw text, so each sentence is detokenized with Moses; the
 shipped NER model then tags the raw string through the full service path (our
-tokenizer, sentence splitter, Predictor) and its entities are matched to the gold
+tokenizer, sentence splitter, Tagger) and its entities are matched to the gold
 entities by character offsets and type. The same model on the gold tokens gives the
 token-level F1; the gap is what the tokenizer costs.
 
@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
 from tagger.corpus import Sentence  # noqa: E402
 from tagger.evaluate import evaluate  # noqa: E402
-from tagger.predict import Predictor  # noqa: E402
+from tagger.pipeline import Tagger  # noqa: E402
 from tagger.tags import TagScheme, spans_from_tags  # noqa: E402
 
 
@@ -47,11 +47,11 @@ def main() -> int:
     parser.add_argument("--model", default=str(ROOT / "models" / "ner-en-conll03"))
     parser.add_argument("--data", type=Path, default=DATA)
     args = parser.parse_args()
-    predictor = Predictor.load([args.model], device="cpu")
-    name = next(iter(predictor.models))
+    tagger = Tagger.load([args.model], device="cpu")
+    name = next(iter(tagger.models))
     sentences = conll_dev_text(args.data)
 
-    token_level = evaluate(predictor, name, [Sentence(s.tokens, s.tags) for s in sentences])
+    token_level = evaluate(tagger.labeler, name, [Sentence(s.tokens, s.tags) for s in sentences])
 
     gold: set[tuple[int, int, int, str]] = set()
     unaligned = 0
@@ -63,7 +63,7 @@ def main() -> int:
         for span in spans_from_tags(s.tags, TagScheme.IOB2):
             gold.add((i, s.spans[span.start][0], s.spans[span.end - 1][1], span.label))
     started = time.perf_counter()
-    documents = predictor.tag([s.text for s in sentences])
+    documents = tagger.tag([s.text for s in sentences])
     seconds = time.perf_counter() - started
     pred = {(i, e.start, e.end, e.label) for i, doc in enumerate(documents) for e in doc.entities}
     raw = prf(gold, pred)

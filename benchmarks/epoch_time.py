@@ -3,8 +3,8 @@
 Retrains the configuration in ``MODEL/config.json`` for a few epochs on its training
 file (nothing is shipped; output goes to a temporary directory) with all cores, and
 records the per-epoch training time (dev evaluation excluded) in
-``benchmarks/results/epoch_time_<model>.json`` and in the model's ``metrics.json``
-and card, so the card states the figure measured on a quiet machine.
+``benchmarks/results/epoch_time_<model>.json``. It never writes into the model
+directory: shipped models change only by retraining them.
 
 Usage: .venv/bin/python benchmarks/epoch_time.py models/ner-en-conll03 [--epochs 3] [--threads 2]
 """
@@ -21,8 +21,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tagger.card import write_card  # noqa: E402
-from tagger.checkpoint import write_json  # noqa: E402
 from tagger.config import Config  # noqa: E402
 from tagger.train import train  # noqa: E402
 
@@ -59,9 +57,6 @@ def main() -> int:
     }
     out = ROOT / "benchmarks" / "results" / f"epoch_time_{args.model.name}.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
-    metrics["epoch_time_benchmark"] = summary
-    write_json(args.model / "metrics.json", metrics)
-    write_card(args.model)
     print(json.dumps(summary))
     return 0
 

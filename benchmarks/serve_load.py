@@ -1,4 +1,4 @@
-"""Load test of the real server on loopback: throughput and latency, batching on and off.
+"""Load test of the real server on loopback: throughput and latency, request merging on and off.
 
 Starts ``tagger serve`` as a separate process (one per setting), waits for /ready
 (start-up time), reads its resident memory, then drives it with an async HTTP client
@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
-from benchmarks.processes import process_tree  # noqa: E402
+from benchmarks.processes import free_port, process_tree  # noqa: E402
 
 MEDIANS = ("requests_per_s", "tokens_per_s", "p50_ms", "p99_ms")
 
@@ -47,12 +46,6 @@ def latency_ms(latencies: list[float]) -> dict[str, float]:
         "p50_ms": round(1000 * statistics.median(ordered), 1),
         "p99_ms": round(1000 * ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))], 1),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -149,7 +142,7 @@ def main() -> int:
     texts = [s.text for s in conll_dev_text(args.data) if len(s.tokens) >= 5]
     results: dict[str, Any] = {"runs": [], "summary": [], "cpu_count": os.cpu_count()}
     for batching in ("true", "false"):
-        proc, base, startup = start_server({"TAGGER_BATCHING": batching, "TAGGER_WORKERS": str(args.workers)})
+        proc, base, startup = start_server({"TAGGER_MERGE_REQUESTS": batching, "TAGGER_WORKERS": str(args.workers)})
         try:
             idle_rss = rss_mb(proc.pid)
             for concurrency, count in ((1, args.requests_serial), (32, args.requests)):

@@ -35,7 +35,7 @@ import statistics
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import Span, align  # noqa: E402
-from tagger.corpus import read_conll, read_conllu  # noqa: E402
+from tagger.io import InputFormat, Record, read_records  # noqa: E402
 from tagger.tokenize import tokenize, tokenize_words  # noqa: E402
 
 
@@ -105,25 +105,31 @@ def record(errors: Counter[str], examples: dict[str, list[str]], regions: list[t
             examples[cat].append(example)
 
 
+def _records(path: Path, fmt: InputFormat) -> Iterator[Record]:
+    with open(path, "rb") as stream:
+        yield from read_records(stream, fmt)
+
+
 def evaluate_ewt(path: Path, n_top: int) -> dict[str, Any]:
     """Span precision/recall/F1 of ``tokenize_words`` against EWT gold words."""
     n_gold = n_pred = n_correct = n_sentences = n_unaligned = 0
     errors: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
-    for sent in read_conllu(path):
-        if sent.text is None:
+    for sent in _records(path, "conllu"):
+        text = sent.comment("text")
+        if text is None or not sent.tokens:
             n_unaligned += 1
             continue
-        gold = align(sent.text, sent.tokens)
+        gold = align(text, sent.tokens)
         if gold is None:
             n_unaligned += 1
             continue
         n_sentences += 1
-        pred = [(t.start, t.end) for t in tokenize_words(sent.text)]
+        pred = [(t.start, t.end) for t in tokenize_words(text)]
         n_gold += len(gold)
         n_pred += len(pred)
         n_correct += len(set(gold) & set(pred))
-        record(errors, examples, mismatch_regions(sent.text, gold, pred))
+        record(errors, examples, mismatch_regions(text, gold, pred))
     precision = n_correct / n_pred if n_pred else 0.0
     recall = n_correct / n_gold if n_gold else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
@@ -151,15 +157,16 @@ def evaluate_conll(path: Path, n_top: int) -> tuple[dict[str, Any], list[str]]:
     n = n_identical = n_unaligned = 0
     errors: Counter[str] = Counter()
     examples: dict[str, list[str]] = defaultdict(list)
-    for sent in read_conll(path, tag_column=None):
-        text = detok.detokenize(sent.tokens)
+    for sent in _records(path, "conll"):
+        tokens = sent.tokens or []
+        text = detok.detokenize(tokens)
         texts.append(text)
         n += 1
         pred = tokenize_words(text)
-        if [t.text for t in pred] == sent.tokens:
+        if [t.text for t in pred] == tokens:
             n_identical += 1
             continue
-        gold = align(text, sent.tokens)
+        gold = align(text, tokens)
         if gold is None:
             n_unaligned += 1
             continue

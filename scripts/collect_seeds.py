@@ -16,7 +16,7 @@ from tagger import checkpoint
 from tagger.card import write_card
 from tagger.checkpoint import write_json
 from tagger.evaluate import evaluate
-from tagger.predict import Predictor
+from tagger.labeler import Labeler
 from tagger.train import load_data
 
 SHIPPED_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "training_curves.png")
@@ -43,7 +43,7 @@ def main(shipped: str, target: str, runs: list[str]) -> None:
     loaded = checkpoint.load(out)
     dev = load_data(metrics["data"]["dev"], loaded.config)
     metrics["dev_at_training"] = metrics["dev"]["main"]
-    metrics["dev"] = evaluate(Predictor([loaded], torch.device("cpu")), loaded.name, dev)
+    metrics["dev"] = evaluate(Labeler([loaded], torch.device("cpu")), loaded.name, dev)
     write_json(out / "metrics.json", metrics)
     write_card(out)
     print(f"{target}: shipped {shipped}; seeds {[round(s['dev_main'], 4) for s in seeds]}")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from tagger.predict import Predictor
 
 from tagger.charcache import CharVectorCache
+from tagger.labeler import Labeler
+from tagger.pipeline import Tagger
 from tests.conftest import MODELS
 
 VECTORS = {"the": 1.0, "cat": 2.0, "sat": 3.0, "mat": 4.0}
@@ -80,9 +81,9 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
         "Paris Hilton visited Angela in Monday's paper.",
         "The U.S. Army said so, and the army said so again.",
     ]
-    plain = Predictor.load(paths, device="cpu", char_cache=0)
-    cached = Predictor.load(paths, device="cpu", char_cache=12)  # small: evictions happen
-    assert not plain._char_caches and len(cached._char_caches) == 2
+    plain = Tagger.load(paths, device="cpu", char_cache=0)
+    cached = Tagger.load(paths, device="cpu", char_cache=12)  # small: evictions happen
+    assert not plain.labeler._char_caches and len(cached.labeler._char_caches) == 2
     want = [plain.tag([t])[0] for t in texts]
     for _ in range(2):  # cold, then warm
         got = [cached.tag([t])[0] for t in texts]
@@ -98,13 +99,13 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
             ]
             scores_a = [x.score for t in tokens_a for x in t.labels.values()]
             assert scores_a == pytest.approx([x.score for t in tokens_b for x in t.labels.values()], abs=1e-5)
-    assert all(c.hits > 0 and len(c) == 12 for c in cached._char_caches.values())
+    assert all(c.hits > 0 and len(c) == 12 for c in cached.labeler._char_caches.values())
 
 
-def test_predictor_never_serves_vectors_of_older_weights() -> None:
-    cached = Predictor.load(MODELS / "pos-en-ewt", device="cpu")
+def test_labeler_never_serves_vectors_of_older_weights() -> None:
+    cached = Tagger.load(MODELS / "pos-en-ewt", device="cpu")
     loaded = cached.models["pos-en-ewt"]
-    plain = Predictor([loaded], torch.device("cpu"), char_cache=0)  # the same model object
+    plain = Tagger(Labeler([loaded], torch.device("cpu"), char_cache=0))  # the same model object
     text = ["Colorless green ideas sleep furiously in Xyzzyville."]
     before = [t.labels["pos-en-ewt"].score for s in cached.tag(text)[0].sentences for t in s]
     assert loaded.model.char_encoder is not None

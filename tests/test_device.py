@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tagger.device import pick_device
 from tagger.errors import TaggerError
-from tagger.predict import Predictor, pick_device
+from tagger.labeler import Labeler
+from tagger.pipeline import Tagger
 from tagger.train import train
 from tests.test_train import tiny_config
 
@@ -39,8 +41,8 @@ def test_cuda_predictions_match_cpu(ner_file: Path, tmp_path: Path) -> None:
     config.train.epochs = 5
     train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
     sentences = [["Peter", "visited", "Berlin", "."], ["Acme", "Corp", "hired", "John"]]
-    on_cpu = Predictor.load(tmp_path / "m", device="cpu").predict_tokens(sentences)["m"]
-    on_gpu = Predictor.load(tmp_path / "m", device="cuda").predict_tokens(sentences)["m"]
+    on_cpu = Labeler.load(tmp_path / "m", device="cpu").label(sentences)["m"]
+    on_gpu = Labeler.load(tmp_path / "m", device="cuda").label(sentences)["m"]
     assert [[t.label for t in s] for s in on_gpu] == [[t.label for t in s] for s in on_cpu]
     for a, b in zip(on_cpu, on_gpu, strict=True):
         assert [t.score for t in a] == pytest.approx([t.score for t in b], abs=1e-4)
@@ -50,6 +52,6 @@ def test_cuda_predictions_match_cpu(ner_file: Path, tmp_path: Path) -> None:
 def test_shipped_models_tag_on_cuda() -> None:
     from tests.conftest import MODELS
 
-    tagger = Predictor.load([MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"], device="cuda")
+    tagger = Tagger.load([MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"], device="cuda")
     doc = tagger("Angela Merkel visited Paris.")
     assert [(e.text, e.label) for e in doc.entities] == [("Angela Merkel", "PER"), ("Paris", "LOC")]

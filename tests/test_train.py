@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-import signal
+import threading
 from pathlib import Path
 
 import pytest
@@ -9,8 +9,8 @@ import torch
 
 from tagger import checkpoint
 from tagger.config import Config
+from tagger.labeler import Labeler
 from tagger.model import make_rnn
-from tagger.predict import Predictor
 from tagger.train import train
 
 
@@ -64,7 +64,9 @@ def test_identity_initialised_relu_rnn() -> None:
 
 def test_unknown_cell_is_a_value_error() -> None:
     config = tiny_config().model
-    config.cell = "transformer"  # type: ignore[assignment]
+    with pytest.raises(ValueError, match="Input should be 'lstm', 'gru' or 'rnn'"):
+        config.cell = "transformer"  # type: ignore[assignment]
+    object.__setattr__(config, "cell", "transformer")  # past the config's own check
     with pytest.raises(ValueError, match="unknown cell 'transformer'"):
         make_rnn(config, 5)
 
@@ -84,27 +86,53 @@ def test_save_load_round_trip_gives_identical_predictions(ner_file: Path, tmp_pa
     config.train.epochs = 5
     train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
     sentences = [["Peter", "visited", "Berlin", "."], ["Unknownword", "Acme", "Corp"]]
-    first = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
-    second = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
+    first = Labeler.load([tmp_path / "m"], device="cpu").label(sentences)
+    second = Labeler.load([tmp_path / "m"], device="cpu").label(sentences)
     assert first == second
     loaded = checkpoint.load(tmp_path / "m")
     checkpoint.save_weights(loaded.model, tmp_path / "m")
-    third = Predictor.load([tmp_path / "m"], device="cpu").predict_tokens(sentences)
+    third = Labeler.load([tmp_path / "m"], device="cpu").label(sentences)
     assert [[t.label for t in s] for s in third["m"]] == [[t.label for t in s] for s in first["m"]]
 
 
-def test_sigterm_keeps_best_model(ner_file: Path, tmp_path: Path) -> None:
+def test_a_stop_request_keeps_the_best_model(ner_file: Path, tmp_path: Path) -> None:
     config = tiny_config()
     config.train.epochs = 1000
     calls = []
 
     def log(message: str) -> None:
         calls.append(message)
-        if len([c for c in calls if c.startswith("epoch")]) == 3:
-            signal.raise_signal(signal.SIGTERM)
 
-    result = train(ner_file, ner_file, tmp_path / "m", config, log=log, progress=False)
+    def should_stop() -> bool:  # what the CLI's SIGTERM handler answers
+        return len([c for c in calls if c.startswith("epoch")]) == 3
+
+    result = train(ner_file, ner_file, tmp_path / "m", config, log=log, progress=False, should_stop=should_stop)
     assert result.interrupted
     assert len(result.history) == 3
     loaded = checkpoint.load(tmp_path / "m")
     assert loaded.metrics["interrupted"] is True
+
+
+def test_train_leaves_the_callers_config_alone(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 1
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("berlin " + " ".join(["0.5"] * 6) + "\n", encoding="utf-8")
+    before = config.to_dict()
+    train(ner_file, ner_file, tmp_path / "m", config, vectors, log=lambda _: None, progress=False)
+    assert config.to_dict() == before  # word_dim stays 16 here
+    assert checkpoint.load(tmp_path / "m").config.model.word_dim == 6
+
+
+def test_train_runs_outside_the_main_thread(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 1
+    results = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+        )
+    )
+    worker.start()
+    worker.join(timeout=120)
+    assert results and results[0].best_epoch == 1

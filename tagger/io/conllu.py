@@ -22,7 +22,7 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
     tokens: list[str] = []
 
     def finish(r: Record) -> Record:
-        r.id = next((c.partition("=")[2].strip() for c in r.comments if _key(c) == "sent_id"), None)
+        r.id = r.comment("sent_id")
         return r
 
     for number, line, problem in decode_lines(stream):

@@ -33,6 +33,14 @@ class Record:
         """The line an error message should name."""
         return self.error_line or self.line
 
+    def comment(self, key: str) -> str | None:
+        """The value of a CoNLL-U comment ``# key = value`` (``# text``, ``# sent_id``)."""
+        for line in self.comments:
+            name, _, value = line[1:].partition("=")
+            if name.strip() == key:
+                return value.strip()
+        return None
+
     @property
     def size(self) -> int:
         """Characters of input, the unit chunks are measured in."""

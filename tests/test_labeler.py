@@ -1,19 +1,16 @@
-"""The Predictor: output labels, and models run in parallel threads."""
+"""The labeler: output labels, models in parallel threads, document context."""
 
 from __future__ import annotations
 
 import random
 
-import torch
-
-from tagger.predict import Predictor, _token_wise_labels
+from tagger.labeler import Labeler, _token_wise_labels
 from tagger.tags import Span, TagScheme, convert, tags_from_spans
 from tests.conftest import MODELS
 
 
 def test_token_wise_bioes_labels_equal_conversion_through_spans() -> None:
-    predictor = Predictor.load(MODELS / "ner-en-conll03", device="cpu")
-    loaded = predictor.models["ner-en-conll03"]
+    loaded = Labeler.load(MODELS / "ner-en-conll03", device="cpu").models["ner-en-conll03"]
     table = _token_wise_labels(loaded)
     assert table is not None and loaded.label_scheme == TagScheme.BIOES
     index = {label: i for i, label in enumerate(loaded.vocab.labels)}
@@ -30,16 +27,16 @@ def test_token_wise_bioes_labels_equal_conversion_through_spans() -> None:
 
 
 def test_softmax_bioes_models_convert_whole_sentences() -> None:
-    predictor = Predictor.load(MODELS / "ner-en-conll03", device="cpu")
-    loaded = predictor.models["ner-en-conll03"]
+    loaded = Labeler.load(MODELS / "ner-en-conll03", device="cpu").models["ner-en-conll03"]
     loaded.model.crf = None  # a softmax head may decode ill-formed BIOES
     assert _token_wise_labels(loaded) is None
 
 
 def test_models_in_parallel_threads_give_the_same_results() -> None:
     paths = [MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"]
-    texts = ["Angela Merkel visited Paris on Monday.", "The U.S. Army said so.", "", "Mary is in Rome. She likes it."]
-    sequential = Predictor.load(paths, device="cpu").tag(texts)
-    parallel = Predictor.load(paths, device="cpu", threads=torch.get_num_threads(), parallel_models=True)
+    sentences = [["Angela", "Merkel", "visited", "Paris", "."], [], ["The", "U.S.", "Army", "said", "so", "."]]
+    sequential = Labeler.load(paths, device="cpu").label(sentences)
+    parallel = Labeler.load(paths, device="cpu", parallel_models=True)
     assert parallel._pool is not None
-    assert parallel.tag(texts) == sequential
+    assert parallel.label(sentences) == sequential
+    assert sequential["ner-en-conll03"][1] == [] and len(sequential["pos-en-ewt"][2]) == 6
