@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
 
-from tagger.corpus import check_scheme, read_conll, read_conllu, read_corpus, write_conll, write_conllu
+from tagger.corpus import check_scheme, read_corpus
 from tagger.errors import CorpusError
 from tagger.tags import TagScheme
 
@@ -23,16 +22,17 @@ CONLLU = """# sent_id = 1
 
 
 def test_read_conll_skips_docstart_and_splits_sentences(ner_file: Path) -> None:
-    sentences = list(read_conll(ner_file))
+    sentences = read_corpus(ner_file)
     assert [s.tokens[0] for s in sentences] == ["EU", "Peter", "John"]
     assert sentences[1].tags == ["B-PER", "I-PER", "O", "O", "B-LOC", "O"]
-    assert sentences[1].line == 9
+    assert sentences[1].line == 9 and sentences[1].lines == [9, 10, 11, 12, 13, 14]
+    assert [s.document for s in sentences] == [1, 1, 1]
 
 
 def test_read_conll_columns_tabs_and_whitespace_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.tsv"
     path.write_text("a\tX\tB-PER\nb\tY\tO\n   \t\nc\tZ\tO\n", encoding="utf-8")
-    sentences = list(read_conll(path, token_column=0, tag_column=1))
+    sentences = read_corpus(path, token_column=0, tag_column=1)
     assert [s.tokens for s in sentences] == [["a", "b"], ["c"]]
     assert [s.tags for s in sentences] == [["X", "Y"], ["Z"]]
 
@@ -40,11 +40,11 @@ def test_read_conll_columns_tabs_and_whitespace_lines(tmp_path: Path) -> None:
 def test_read_conllu_skips_ranges_and_empty_nodes(tmp_path: Path) -> None:
     path = tmp_path / "t.conllu"
     path.write_text(CONLLU, encoding="utf-8")
-    (sentence,) = read_conllu(path)
+    (sentence,) = read_corpus(path, "conllu")
     assert sentence.tokens == ["I", "do", "n't", "know", "."]
     assert sentence.tags == ["PRON", "AUX", "PART", "VERB", "PUNCT"]
-    assert sentence.text == "I don't know."
-    (xpos,) = read_conllu(path, "xpos")
+    assert sentence.lines == [3, 5, 6, 7, 9]
+    (xpos,) = read_corpus(path, "conllu", tag_field="xpos")
     assert xpos.tags == ["PRP", "VBP", "RB", "VB", "."]
 
 
@@ -73,10 +73,12 @@ def test_malformed_conllu(tmp_path: Path) -> None:
     path = tmp_path / "t.conllu"
     path.write_text("1\tI\tI\tPRON\n", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"t.conllu:1: expected 10 tab-separated columns, found 4"):
-        list(read_conllu(path))
-    path.write_text("1\tI\tI\t_\tPRP\t_\t0\troot\t_\t_\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match=r"t.conllu:1: missing UPOS tag"):
-        list(read_conllu(path))
+        read_corpus(path, "conllu")
+    path.write_text(
+        "# c\n1\tI\tI\tPRON\tPRP\t_\t0\troot\t_\t_\n2\tam\tbe\t_\tVBP\t_\t0\troot\t_\t_\n", encoding="utf-8"
+    )
+    with pytest.raises(CorpusError, match=r"t.conllu:3: missing UPOS tag for token 'am'"):
+        read_corpus(path, "conllu")
 
 
 def test_missing_file() -> None:
@@ -87,25 +89,4 @@ def test_missing_file() -> None:
 def test_check_scheme_points_at_the_line(tmp_path: Path) -> None:
     path = tmp_path / "t.txt"
     path.write_text("a O\nb I-PER\n\nc B-LOC\n", encoding="utf-8")
-    assert check_scheme(read_conll(path), TagScheme.IOB2) == [f"{path}:2: I-PER cannot follow O in IOB2"]
-
-
-def test_writers_round_trip(ner_file: Path, tmp_path: Path) -> None:
-    sentences = list(read_conll(ner_file, tag_column=3))
-    buf = io.StringIO()
-    predicted = [[[t.lower() for t in s.tags] for s in sentences]]
-    write_conll(sentences, buf, predicted)
-    out = tmp_path / "out.txt"
-    out.write_text(buf.getvalue(), encoding="utf-8")
-    back = list(read_conll(out, tag_column=1))
-    assert [s.tokens for s in back] == [s.tokens for s in sentences]
-    assert [s.tags for s in back] == [s.tags for s in sentences]
-    assert [s.tags for s in read_conll(out, tag_column=2)] == predicted[0]
-
-    path = tmp_path / "t.conllu"
-    path.write_text(CONLLU, encoding="utf-8")
-    buf = io.StringIO()
-    write_conllu(read_conllu(path), buf)
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    (again,) = read_conllu(path)
-    assert again.tokens == ["I", "do", "n't", "know", "."] and again.text == "I don't know."
+    assert check_scheme(read_corpus(path), TagScheme.IOB2) == [f"{path}:2: I-PER cannot follow O in IOB2"]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tagger.corpus import read_conll
+from tagger.corpus import read_corpus
+from tagger.document import DOCUMENT
 from tagger.errors import CorpusError
-from tagger.predict import Predictor
-from tagger.schema import DocumentOut
+from tagger.pipeline import MAX_PIECE_TOKENS, Tagger
 from tagger.tagfiles import tag_stream
 from tests.conftest import MODELS
 
@@ -20,21 +20,21 @@ POS = MODELS / "pos-en-ewt"
 
 
 @pytest.fixture(scope="module")
-def predictor() -> Predictor:
-    return Predictor.load([NER, POS], device="cpu")
+def predictor() -> Tagger:
+    return Tagger.load([NER, POS], device="cpu")
 
 
-def run(predictor: Predictor, data: bytes, fmt: str, out_fmt: str = "jsonl", **kw: object) -> str:
+def run(predictor: Tagger, data: bytes, fmt: str, out_fmt: str = "jsonl", **kw: object) -> str:
     out = io.StringIO()
     tag_stream(predictor, io.BytesIO(data), out, "in.txt", fmt, out_fmt, log=io.StringIO(), **kw)  # type: ignore[arg-type]
     return out.getvalue()
 
 
-def test_jsonl_records_use_the_service_schema(predictor: Predictor) -> None:
+def test_jsonl_records_use_the_service_schema(predictor: Tagger) -> None:
     data = b'{"id": "a", "text": "Angela Merkel visited Paris."}\n\n{"id": 7, "text": ""}\n'
     lines = run(predictor, data, "jsonl").splitlines()
     assert len(lines) == 2
-    first = DocumentOut.model_validate_json(lines[0])
+    first = DOCUMENT.validate_json(lines[0])
     assert first.id == "a"
     assert [(e.text, e.label, e.start, e.end) for e in first.entities] == [
         ("Angela Merkel", "PER", 0, 13),
@@ -44,7 +44,7 @@ def test_jsonl_records_use_the_service_schema(predictor: Predictor) -> None:
     assert json.loads(lines[1]) == {"id": "7", "sentences": [], "entities": []}
 
 
-def test_text_and_lines_inputs(predictor: Predictor) -> None:
+def test_text_and_lines_inputs(predictor: Tagger) -> None:
     text = b"John lives in Berlin.\nHe likes it.\n\n\nMary is in Rome.\n"
     docs = [json.loads(x) for x in run(predictor, text, "text").splitlines()]
     assert len(docs) == 2 and len(docs[0]["sentences"]) == 2
@@ -53,17 +53,17 @@ def test_text_and_lines_inputs(predictor: Predictor) -> None:
     assert len(docs) == 5  # one record per line, empty lines included, so lines stay aligned
 
 
-def test_conll_in_conll_out_appends_one_column_per_model(predictor: Predictor, tmp_path: Path) -> None:
+def test_conll_in_conll_out_appends_one_column_per_model(predictor: Tagger, tmp_path: Path) -> None:
     data = b"-DOCSTART- -X- -X- O\n\nJohn NNP B-NP B-PER\nlives VBZ B-VP O\nin IN B-PP O\nBerlin NNP B-NP B-LOC\n\n"
     out = run(predictor, data, "conll", "conll")
     assert out.splitlines()[0] == "John NNP B-NP B-PER B-PER PROPN"
     path = tmp_path / "p.conll"
     path.write_text(out)
-    (sentence,) = read_conll(path, tag_column=4)
+    (sentence,) = read_corpus(path, tag_column=4)
     assert sentence.tags == ["B-PER", "O", "O", "B-LOC"]
 
 
-def test_conllu_output_is_valid_conllu(predictor: Predictor) -> None:
+def test_conllu_output_is_valid_conllu(predictor: Tagger) -> None:
     data = (
         b"# text = I don't know Bob.\n1\tI\t_\t_\t_\t_\t_\t_\t_\t_\n2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_\n"
         b"2\tdo\t_\t_\t_\t_\t_\t_\t_\t_\n3\tn't\t_\t_\t_\t_\t_\t_\t_\t_\n4\tknow\t_\t_\t_\t_\t_\t_\t_\t_\n"
@@ -73,10 +73,13 @@ def test_conllu_output_is_valid_conllu(predictor: Predictor) -> None:
     assert out[0] == "# text = I don't know Bob."
     rows = [line.split("\t") for line in out[1:] if line]
     assert all(len(r) == 10 for r in rows)
-    assert rows[4][1] == "Bob" and rows[4][9] == "SpaceAfter=No|ner-en-conll03=B-PER|pos-en-ewt=PROPN"
+    assert out[2] == "2-3\tdon't\t_\t_\t_\t_\t_\t_\t_\t_"  # the multiword range is written back in place
+    bob = next(r for r in rows if r[1] == "Bob")
+    assert bob[9] == "SpaceAfter=No|ner-en-conll03=B-PER|pos-en-ewt=PROPN"
+    assert [r[0] for r in rows] == ["1", "2-3", "2", "3", "4", "5", "6"]
 
 
-def test_bad_record_stops_after_writing_everything_before_it(predictor: Predictor) -> None:
+def test_bad_record_stops_after_writing_everything_before_it(predictor: Tagger) -> None:
     data = b'{"text": "Paris"}\n{"text": "Rome"}\n{"txt": "x"}\n{"text": "Oslo"}\n'
     out = io.StringIO()
     with pytest.raises(CorpusError, match=r"^in.txt:3: missing field 'text'$"):
@@ -92,7 +95,7 @@ def test_bad_record_stops_after_writing_everything_before_it(predictor: Predicto
         (b'["a"]\n', "in.txt:1: expected a JSON object with a 'text' field"),
     ],
 )
-def test_bad_records_are_skipped_and_reported(predictor: Predictor, data: bytes, message: str) -> None:
+def test_bad_records_are_skipped_and_reported(predictor: Tagger, data: bytes, message: str) -> None:
     out, log = io.StringIO(), io.StringIO()
     stats = tag_stream(predictor, io.BytesIO(data), out, "in.txt", "jsonl", skip_errors=True, log=log)
     assert stats.skipped == 1
@@ -114,20 +117,12 @@ def test_cli_stdin_to_stdout_and_errors(tmp_path: Path) -> None:
     assert json.loads(out.read_text())["entities"][0]["text"] == "Paris"
 
 
-def test_lone_surrogate_in_jsonl_is_a_clear_error(predictor: Predictor) -> None:
-    with pytest.raises(CorpusError, match=r"^in.txt:1: field 'text' has a lone surrogate \(\\ud800\) at character 1$"):
+def test_lone_surrogate_in_jsonl_is_a_clear_error(predictor: Tagger) -> None:
+    with pytest.raises(CorpusError, match=r"^in.txt:1: field 'text': lone surrogate \\ud800 at character 1$"):
         tag_stream(predictor, io.BytesIO(b'{"text": "a\\ud800"}\n'), io.StringIO(), "in.txt", "jsonl")
 
 
-def test_document_dict_matches_the_schema(predictor: Predictor) -> None:
-    from tagger.schema import document_dict
-
-    doc = predictor("Angela Merkel visited Paris. Then she left.")
-    data = document_dict(doc, "x")
-    assert DocumentOut.model_validate(data).model_dump() == data
-
-
-def test_worker_processes_give_the_same_output_in_input_order(predictor: Predictor) -> None:
+def test_worker_processes_give_the_same_output_in_input_order(predictor: Tagger) -> None:
     # Small chunks so the two workers really share the input and finish out of order.
     lines = [f"Document {i}: Angela Merkel met {name} in Paris." for i, name in enumerate(["Bob", "Ann", "Li"] * 20)]
     data = ("\n".join(lines) + "\n").encode()
@@ -137,7 +132,7 @@ def test_worker_processes_give_the_same_output_in_input_order(predictor: Predict
     assert [json.loads(x)["sentences"][0][1]["text"] for x in shared.splitlines()] == [str(i) for i in range(60)]
 
 
-def test_bad_record_with_workers_keeps_everything_before_it(predictor: Predictor) -> None:
+def test_bad_record_with_workers_keeps_everything_before_it(predictor: Tagger) -> None:
     good = b"".join(b'{"text": "Rome %d"}\n' % i for i in range(30))
     out = io.StringIO()
     with pytest.raises(CorpusError, match=r"^in.txt:31: invalid JSON"):
@@ -147,14 +142,34 @@ def test_bad_record_with_workers_keeps_everything_before_it(predictor: Predictor
     ]
 
 
-def test_cuda_gets_no_workers_and_cpu_gets_a_pool(predictor: Predictor) -> None:
+def test_cuda_gets_no_workers_and_cpu_gets_a_pool(predictor: Tagger) -> None:
     import torch
 
     from tagger.workers import OrderedRunner, default_workers
 
     assert default_workers(torch.device("cuda")) == 1
-    runner = OrderedRunner(predictor, lambda p, chunk: chunk, workers=4)  # CPU predictor: a real pool
+    runner = OrderedRunner(predictor, lambda p, chunk: chunk, workers=4)  # CPU tagger: a real pool
     try:
         assert runner.pool is not None and runner.workers == 4
     finally:
         runner.close()
+
+
+def _long_conll(n: int) -> bytes:
+    return b"".join(b"w%d NN O\n" % i for i in range(n)) + b"\n"
+
+
+@pytest.mark.parametrize("out_fmt", ["conll", "conllu"])
+def test_a_sentence_longer_than_a_piece_keeps_every_input_line(predictor: Tagger, out_fmt: str) -> None:
+    """Regression: the 257th token of a long sentence used to start a new sentence and
+    repeat the input columns of token 0."""
+    n = MAX_PIECE_TOKENS + 1
+    if out_fmt == "conll":
+        out = run(predictor, _long_conll(n), "conll", "conll").splitlines()
+        assert out[-1] == "" and "" not in out[:-1]  # one sentence: a single blank line, at the end
+        assert [line.split()[:3] for line in out[:-1]] == [[f"w{i}", "NN", "O"] for i in range(n)]
+    else:
+        data = b"".join(b"%d\tw%d\t_\t_\t_\t_\t_\t_\t_\t_\n" % (i + 1, i) for i in range(n)) + b"\n"
+        out = run(predictor, data, "conllu", "conllu").splitlines()
+        assert out[-1] == "" and "" not in out[:-1]
+        assert [line.split("\t")[:2] for line in out[:-1]] == [[str(i + 1), f"w{i}"] for i in range(n)]
