@@ -5,8 +5,8 @@ import threading
 import time
 
 import pytest
-from tagger.documents import TaggedDocument
-from tagger.predict import PreparedDocument
+from tagger.document import TaggedDocument
+from tagger.pipeline import PreparedDocument
 
 from api.merging import Overloaded, RequestMerger
 from tagger.tokenize import tokenize
@@ -17,7 +17,7 @@ def doc(text: str) -> PreparedDocument:
 
 
 def echo(docs, models):  # type: ignore[no-untyped-def]
-    return [TaggedDocument(d.text, [], []) for d in docs]
+    return [TaggedDocument(sentences=[], text=d.text) for d in docs]
 
 
 def test_cancelled_request_does_not_kill_the_worker() -> None:
@@ -27,22 +27,22 @@ def test_cancelled_request_does_not_kill_the_worker() -> None:
         gate.wait(5)
         return echo(docs, models)
 
-    batcher = RequestMerger(slow, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
+    merger = RequestMerger(slow, max_merged_tokens=1000, max_wait_s=0.0, max_queue=10)
 
     async def scenario() -> list[str]:
-        first = asyncio.ensure_future(batcher.submit([doc("a")], None))
+        first = asyncio.ensure_future(merger.tag([doc("a")], None))
         await asyncio.sleep(0.05)
-        second = asyncio.ensure_future(batcher.submit([doc("b")], None))
+        second = asyncio.ensure_future(merger.tag([doc("b")], None))
         await asyncio.sleep(0.05)
         second.cancel()  # the client went away while queued
         first.cancel()  # and this one while running
         gate.set()
         await asyncio.sleep(0.1)
-        results = await batcher.submit([doc("c")], None)
+        results = await merger.tag([doc("c")], None)
         return [d.text for d in results]
 
     assert asyncio.run(scenario()) == ["c"]
-    batcher.close()
+    merger.close()
 
 
 def test_worker_error_reaches_the_caller_and_worker_survives() -> None:
@@ -54,13 +54,13 @@ def test_worker_error_reaches_the_caller_and_worker_survives() -> None:
             raise RuntimeError("boom")
         return echo(docs, models)
 
-    batcher = RequestMerger(flaky, max_batch_tokens=1000, max_wait_s=0.0, max_queue=10)
+    merger = RequestMerger(flaky, max_merged_tokens=1000, max_wait_s=0.0, max_queue=10)
     with pytest.raises(RuntimeError, match="boom"):
-        asyncio.run(batcher.submit([doc("a")], None))
-    assert [d.text for d in asyncio.run(batcher.submit([doc("b")], None))] == ["b"]
-    batcher.close()
+        asyncio.run(merger.tag([doc("a")], None))
+    assert [d.text for d in asyncio.run(merger.tag([doc("b")], None))] == ["b"]
+    merger.close()
     with pytest.raises(Overloaded, match="shutting down"):
-        asyncio.run(batcher.submit([doc("c")], None))
+        asyncio.run(merger.tag([doc("c")], None))
 
 
 class Recorder:
@@ -76,13 +76,13 @@ class Recorder:
         return echo(docs, models)
 
 
-def batcher_for(recorder: Recorder, max_wait_s: float, gap_s: float) -> RequestMerger:
+def merger_for(recorder: Recorder, max_wait_s: float, gap_s: float) -> RequestMerger:
     return RequestMerger(
-        recorder, max_batch_tokens=1000, max_wait_s=max_wait_s, max_queue=50, gap_s=gap_s, peak_window_s=0.1
+        recorder, max_merged_tokens=1000, max_wait_s=max_wait_s, max_queue=50, gap_s=gap_s, peak_window_s=0.1
     )
 
 
-async def steady_clients(batcher: RequestMerger, clients: int, seconds: float, busy_s: float = 0.0) -> list[float]:
+async def steady_clients(merger: RequestMerger, clients: int, seconds: float, busy_s: float = 0.0) -> list[float]:
     """``clients`` loops, each sending its next request when the last is answered, after
     ``busy_s`` of work that blocks the event loop (as a server's answers are sent one by
     one); returns every request's latency."""
@@ -92,7 +92,7 @@ async def steady_clients(batcher: RequestMerger, clients: int, seconds: float, b
     async def client(name: str) -> None:
         while time.monotonic() < stop:
             started = time.monotonic()
-            await batcher.submit([doc(name)], None)
+            await merger.tag([doc(name)], None)
             latencies.append(time.monotonic() - started)
             time.sleep(busy_s)
 
@@ -103,9 +103,9 @@ async def steady_clients(batcher: RequestMerger, clients: int, seconds: float, b
 @pytest.mark.parametrize("max_wait_s", [0.5, 0.0])
 def test_steady_clients_are_gathered_into_one_pass(max_wait_s: float) -> None:
     recorder = Recorder()
-    batcher = batcher_for(recorder, max_wait_s, gap_s=0.05)
-    asyncio.run(steady_clients(batcher, clients=4, seconds=1.0, busy_s=0.005))
-    batcher.close()
+    merger = merger_for(recorder, max_wait_s, gap_s=0.05)
+    asyncio.run(steady_clients(merger, clients=4, seconds=1.0, busy_s=0.005))
+    merger.close()
     last = [len(p) for p in recorder.passes[-12:-2]]  # steady state (the clients stop one by one)
     if max_wait_s > 0:
         assert last == [4] * 10
@@ -115,45 +115,45 @@ def test_steady_clients_are_gathered_into_one_pass(max_wait_s: float) -> None:
 
 def test_a_missing_steady_client_is_waited_for_at_most_max_wait() -> None:
     recorder = Recorder()
-    batcher = batcher_for(recorder, max_wait_s=0.3, gap_s=5.0)
+    merger = merger_for(recorder, max_wait_s=0.3, gap_s=5.0)
 
     async def scenario() -> float:
-        await steady_clients(batcher, clients=4, seconds=0.8)
+        await steady_clients(merger, clients=4, seconds=0.8)
         started = time.monotonic()
-        await batcher.submit([doc("alone")], None)  # the other three have gone
+        await merger.tag([doc("alone")], None)  # the other three have gone
         return time.monotonic() - started
 
     held = asyncio.run(scenario())
-    batcher.close()
+    merger.close()
     assert 0.25 <= held < 2.5  # held for max_wait (0.3 s), not for the 5 s gap
 
 
 def test_a_client_after_a_pause_is_not_held_for_the_clients_before_it() -> None:
     recorder = Recorder()
-    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
+    merger = merger_for(recorder, max_wait_s=5.0, gap_s=5.0)
 
     async def scenario() -> float:
-        await steady_clients(batcher, clients=4, seconds=0.6, busy_s=0.005)
+        await steady_clients(merger, clients=4, seconds=0.6, busy_s=0.005)
         await asyncio.sleep(0.3)  # three windows without a request
         started = time.monotonic()
-        await batcher.submit([doc("later")], None)
+        await merger.tag([doc("later")], None)
         return time.monotonic() - started
 
     waited = asyncio.run(scenario())
-    batcher.close()
+    merger.close()
     assert waited < 2.5  # a held pass would take 5 s
 
 
 def test_independent_arrivals_are_not_held() -> None:
     recorder = Recorder(pass_s=0.005)
-    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
+    merger = merger_for(recorder, max_wait_s=5.0, gap_s=5.0)
 
     async def scenario() -> list[float]:
         latencies: list[float] = []
 
         async def one(name: str) -> None:
             started = time.monotonic()
-            await batcher.submit([doc(name)], None)
+            await merger.tag([doc(name)], None)
             latencies.append(time.monotonic() - started)
 
         for burst in [1, 3, 2, 5, 1, 4, 2, 6, 3, 1]:  # a different peak in every window
@@ -162,14 +162,14 @@ def test_independent_arrivals_are_not_held() -> None:
         return latencies
 
     latencies = asyncio.run(scenario())
-    batcher.close()
+    merger.close()
     assert max(latencies) < 2.5  # a held pass would take 5 s
 
 
 def test_a_lone_client_is_never_held() -> None:
     recorder = Recorder(pass_s=0.0)
-    batcher = batcher_for(recorder, max_wait_s=5.0, gap_s=5.0)
-    latencies = asyncio.run(steady_clients(batcher, clients=1, seconds=0.5))
-    batcher.close()
+    merger = merger_for(recorder, max_wait_s=5.0, gap_s=5.0)
+    latencies = asyncio.run(steady_clients(merger, clients=1, seconds=0.5))
+    merger.close()
     assert max(latencies) < 2.5  # a held pass would take 5 s
     assert {len(p) for p in recorder.passes} == {1}

@@ -111,7 +111,12 @@ def test_unprefixed_variables_are_ignored(monkeypatch: pytest.MonkeyPatch) -> No
         ("TAGGER_MAX_MERGED_TOKENS", "0", "max_merged_tokens", "Input should be greater than or equal to 1"),
         ("TAGGER_MAX_WAIT_MS", "-0.5", "max_wait_ms", "Input should be greater than or equal to 0"),
         ("TAGGER_CHAR_CACHE_WORDS", "-1", "char_cache_words", "Input should be greater than or equal to 0"),
-        ("TAGGER_MAX_QUEUE", "many", "max_queue", "Input should be a valid integer, unable to parse string as an integer"),
+        (
+            "TAGGER_MAX_QUEUE",
+            "many",
+            "max_queue",
+            "Input should be a valid integer, unable to parse string as an integer",
+        ),
         ("TAGGER_WARMUP", "perhaps", "warmup", "Input should be a valid boolean, unable to interpret input"),
     ],
 )

@@ -31,10 +31,10 @@ def labels_and_entities(body: dict) -> tuple[list, list]:
     return labels, ents
 
 
-def test_concurrent_requests_share_batches_with_identical_results() -> None:
+def test_concurrent_requests_share_passes_with_identical_results() -> None:
     with serving(max_wait_ms=50.0) as client:
         alone = [client.post("/tag", json={"text": t}).json() for t in TEXTS]
-        before = _batch_stats(client.get("/metrics").text)
+        before = _merge_stats(client.get("/metrics").text)
         results: dict[int, dict] = {}
         barrier = threading.Barrier(len(TEXTS))
 
@@ -47,7 +47,7 @@ def test_concurrent_requests_share_batches_with_identical_results() -> None:
             t.start()
         for t in threads:
             t.join()
-        after = _batch_stats(client.get("/metrics").text)
+        after = _merge_stats(client.get("/metrics").text)
         passes = after[0] - before[0]
         requests = after[1] - before[1]
         assert requests == len(TEXTS)
@@ -59,13 +59,13 @@ def test_concurrent_requests_share_batches_with_identical_results() -> None:
             assert scores_a == pytest.approx(scores_b, abs=1e-3)
 
 
-def _batch_stats(metrics: str) -> tuple[float, float]:
-    """(forward passes, requests served) from the batch-size histogram."""
+def _merge_stats(metrics: str) -> tuple[float, float]:
+    """(forward passes, requests served) from the merged-requests histogram."""
     count = total = 0.0
     for line in metrics.splitlines():
-        if line.startswith("tagger_batch_requests_count"):
+        if line.startswith("tagger_merged_requests_count"):
             count = float(line.split()[-1])
-        elif line.startswith("tagger_batch_requests_sum"):
+        elif line.startswith("tagger_merged_requests_sum"):
             total = float(line.split()[-1])
     return count, total
 
