@@ -29,6 +29,7 @@ from api.schemas import EXAMPLE_TEXT, RESPONSE, ErrorOut, ModelInfo, TagRequest,
 from api.settings import Settings
 from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
+from tagger.io.validate import utf8_problem
 from tagger.pipeline import PreparedDocument, Tagger, prepare
 
 log = logging.getLogger("tagger.api")
@@ -149,6 +150,10 @@ class LimitsAndMetrics:
                 if len(body) > limit:
                     await error(413, f"request body exceeds max_body_bytes={limit}")(scope, receive, send_wrapper)
                     return
+            problem = utf8_problem(body) if body else None
+            if problem is not None:  # the words tagger tag uses for a file that is not UTF-8
+                await error(400, f"request body is not UTF-8: {problem}")(scope, receive, send_wrapper)
+                return
             replayed = False
 
             async def replay() -> Message:
@@ -201,6 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return SafeJSONResponse({"detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
     responses: dict[int | str, dict[str, Any]] = {
+        400: {"model": ErrorOut, "description": "the body is not UTF-8 (the message names the byte and column)"},
         413: {"model": ErrorOut, "description": "body too large"},
         422: {"model": ErrorOut, "description": "invalid request or a limit exceeded"},
         503: {"model": ErrorOut, "description": "not ready or overloaded (see Retry-After)"},

@@ -125,6 +125,21 @@ def set_field(config: Config, dotted: str, value: Any, source: str = "config") -
         raise TaggerError(f"{source}: {dotted}: {problem} (got {value!r})") from None
 
 
+def _load_yaml(text: str) -> Any:
+    """YAML with YAML 1.2 floats: PyYAML follows 1.1, where ``1e-3`` is a string."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    number = r"^[-+]?(?:\d[\d_]*\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"
+    Loader.add_implicit_resolver("tag:yaml.org,2002:float", re.compile(number), list("-+0123456789."))
+    # Integers keep their own resolver, which PyYAML tries first for digits-only scalars.
+    return yaml.load(text, Loader=Loader) or {}  # a SafeLoader subclass: no arbitrary objects
+
+
 def load_config(path: str | Path) -> Config:
     """Read a JSON, TOML or YAML config file."""
     path = Path(path)
@@ -135,9 +150,7 @@ def load_config(path: str | Path) -> Config:
         if path.suffix == ".toml":
             data = tomllib.loads(text)
         elif path.suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
+            data = _load_yaml(text)
         else:
             data = json.loads(text)
     except Exception as exc:

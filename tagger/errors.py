@@ -18,6 +18,10 @@ class CorpusError(TaggerError):
         self.detail = message
         super().__init__(f"{path}:{line}: {message}")
 
+    def __reduce__(self) -> tuple[type[CorpusError], tuple[str, int, str]]:
+        # Pickled across worker processes: rebuilt from its parts, not its message.
+        return (CorpusError, (self.path, self.line, self.detail))
+
 
 class ModelDirError(TaggerError):
     """A model directory is missing a file, has an unknown version or inconsistent weights."""

@@ -49,3 +49,22 @@ def require_datasets() -> Path:
     if not (DATASETS / "conll2003" / "train.txt").is_file():
         pytest.skip(f"datasets not found at {DATASETS}")
     return DATASETS
+
+
+def tiny_loaded_model(name: str = "tiny", labels: tuple[str, ...] = ("O", "B-PER", "I-PER")) -> object:
+    """A small untrained model (random weights, fixed seed): fast enough for property
+    tests over thousands of tokens, real enough to exercise every step of inference."""
+    from tagger import checkpoint
+    from tagger.checkpoint import LoadedModel
+    from tagger.config import Config
+    from tagger.tags import TagScheme
+    from tagger.vocab import build_vocab
+
+    torch.manual_seed(0)
+    config = Config()
+    config.model.word_dim, config.model.hidden_size, config.model.char_hidden, config.model.char_dim = 8, 8, 4, 4
+    scheme = TagScheme.IOB2 if len(labels) > 1 and labels[1].startswith("B-") else TagScheme.NONE
+    vocab = build_vocab(["w", "x", "y"], list(labels), min_count=1)
+    model = checkpoint.build_model(config, vocab, scheme)
+    model.eval()
+    return LoadedModel(Path(name), config, vocab, model, "ner" if scheme != TagScheme.NONE else "pos", scheme)

@@ -69,7 +69,7 @@ def _key(comment: str) -> str:
 
 class ConlluWriter:
     """The input lines with each model's label added to MISC (``ner=B-PER|pos=PROPN``);
-    raw-text input gets a ``# text`` comment and minimal token lines."""
+    raw-text input gets a ``# text`` comment, and it and CoNLL input minimal token lines."""
 
     def __init__(self, out: IO[str], models: Sequence[str]) -> None:
         self.out, self.models = out, list(models)
@@ -86,7 +86,7 @@ class ConlluWriter:
                 lines.append(f"# text = {' '.join(t.text for t in sentence)}\n")
             for i, token in enumerate(sentence):
                 lines += [e + "\n" for e in record.extra.get(i, ())]
-                if rows is not None:
+                if rows is not None and len(rows[i]) == COLUMNS:
                     columns = list(rows[i])
                 else:
                     columns = [str(i + 1), token.text, "_", "_", "_", "_", "_", "_", "_", "_"]

@@ -84,6 +84,7 @@ def test_bad_bytes_and_json(client: TestClient) -> None:
     headers = {"content-type": "application/json"}
     r = client.post("/tag", content=b'{"text": "\xff\xfe"}', headers=headers)
     assert r.status_code == 400
+    assert r.json()["detail"] == "request body is not UTF-8: invalid UTF-8 byte 0xff at column 11"
     r = client.post("/tag", content=b'{"text": ', headers=headers)
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
     r = client.post("/tag", content=b"text=hello", headers={"content-type": "application/x-www-form-urlencoded"})

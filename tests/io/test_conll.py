@@ -1,0 +1,61 @@
+"""CoNLL columns: one reader for train, evaluate and tag; the writer appends predictions."""
+
+from __future__ import annotations
+
+import io
+
+from tagger.document import TaggedDocument, TaggedToken, TokenLabel
+from tagger.io.conll import ConllWriter, read_conll
+
+
+def records(data: bytes) -> list:
+    return list(read_conll(io.BytesIO(data)))
+
+
+def test_sentences_documents_and_lines() -> None:
+    data = b"-DOCSTART- -X- O\n\nEU NNP B-ORG\nrejects VBZ O\n\nPeter NNP B-PER\n-DOCSTART- -X- O\n\nBob NNP B-PER\n"
+    got = records(data)
+    assert [r.tokens for r in got] == [["EU", "rejects"], ["Peter"], ["Bob"]]
+    assert [r.document for r in got] == [1, 1, 2]
+    assert [r.row_lines for r in got] == [[3, 4], [6], [9]]
+    assert got[0].rows == [["EU", "NNP", "B-ORG"], ["rejects", "VBZ", "O"]]
+    assert all(r.error is None for r in got)
+
+
+def test_the_first_line_fixes_the_column_count_for_the_whole_file() -> None:
+    (first, second) = records(b"a X O\nb Y O\n\nc O\nd Y O\n")
+    assert first.error is None
+    assert second.error == "expected 3 columns as on earlier lines, found 2" and second.where == 4
+
+
+def test_bad_utf8_names_its_line_and_the_next_sentence_still_reads() -> None:
+    (bad, good) = records(b"a O\n\xff O\n\nc O\n")
+    assert bad.error == "invalid UTF-8 byte 0xff at column 1" and bad.where == 2
+    assert good.tokens == ["c"] and good.error is None
+
+
+def test_tabs_and_whitespace_only_lines_separate_sentences() -> None:
+    got = records(b"a\tX\nb\tY\n   \t\nc\tZ\n")
+    assert [r.tokens for r in got] == [["a", "b"], ["c"]]
+
+
+def test_writer_appends_one_column_per_model_after_the_input_columns() -> None:
+    (record,) = records(b"John NNP B-PER\nlives VBZ O\n")
+    tokens = [
+        TaggedToken("John", 0, 4, {"ner": TokenLabel("B-PER", 0.9), "pos": TokenLabel("PROPN", 0.8)}),
+        TaggedToken("lives", 5, 10, {"ner": TokenLabel("O", 1.0), "pos": TokenLabel("VERB", 0.7)}),
+    ]
+    out = io.StringIO()
+    ConllWriter(out, ["ner", "pos"]).write(record, TaggedDocument(sentences=[tokens]))
+    assert out.getvalue() == "John NNP B-PER B-PER PROPN\nlives VBZ O O VERB\n\n"
+
+
+def test_writer_refuses_labels_that_do_not_match_the_input_lines() -> None:
+    (record,) = records(b"John NNP\nlives VBZ\n")
+    doc = TaggedDocument(sentences=[[TaggedToken("John", 0, 4, {"ner": TokenLabel("O", 1.0)})]])
+    try:
+        ConllWriter(io.StringIO(), ["ner"]).write(record, doc)
+    except ValueError as exc:
+        assert "2 token lines but 1 labels" in str(exc)
+    else:
+        raise AssertionError("a mismatch must not be written")

@@ -1,0 +1,191 @@
+"""The command line: one-line errors, exit codes, the same validation on every path."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tagger.cli import main
+from tagger.train import train
+from tests.api.conftest import serving
+from tests.conftest import MODELS, NER_TRAIN
+from tests.test_train import tiny_config
+
+NER = MODELS / "ner-en-conll03"
+
+
+@pytest.fixture
+def model_dir(ner_file: Path, tmp_path: Path) -> Path:
+    config = tiny_config()
+    config.train.epochs = 2
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    return tmp_path / "m"
+
+
+def test_cli_info_and_evaluate(model_dir: Path, ner_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "task ner" in out and "B-PER" in out
+    assert main(["evaluate", str(model_dir), str(ner_file), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["micro"]) >= {"precision", "recall", "f1"}
+    assert 0.0 <= result["micro"]["f1"] <= 1.0
+    assert set(result["per_type"]) <= {"PER", "LOC", "ORG", "MISC"}
+    assert "strict" in result and 0.0 <= result["accuracy"] <= 1.0
+
+
+def test_cli_errors_are_one_line(model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("a B-PER\nb\n", encoding="utf-8")
+    assert main(["evaluate", str(model_dir), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"error: {bad}:2: expected 2 columns as on earlier lines, found 1"
+    assert main(["info", str(tmp_path / "missing")]) == 2
+    assert "no such model directory" in capsys.readouterr().err
+
+
+def test_cli_config_file_and_flags(ner_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[model]\nhidden_size = 8\nword_dim = 8\nchar_encoder = 'none'\n[train]\nepochs = 1\n")
+    args = [
+        "train",
+        "--train",
+        str(ner_file),
+        "--dev",
+        str(ner_file),
+        "--output",
+        str(tmp_path / "m"),
+        "--config",
+        str(cfg),
+        "--quiet",
+        "--cell",
+        "gru",
+        "--no-bidirectional",
+    ]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["model"]["hidden_size"] == 8 and saved["model"]["cell"] == "gru"
+    assert saved["model"]["bidirectional"] is False and saved["train"]["epochs"] == 1
+    cfg.write_text("[model]\nhiden_size = 8\n")
+    assert main(args) == 2
+    assert "unknown field 'model.hiden_size'" in capsys.readouterr().err
+    cfg.write_text("[model]\ncell = 'tcn'\n")
+    assert main(args[:-3]) == 2
+    assert "model.cell: Input should be 'lstm', 'gru' or 'rnn' (got 'tcn')" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--hidden-size", "0", "model.hidden_size: Input should be greater than or equal to 1 (got 0)"),
+        ("--dropout", "5.0", "model.dropout: Input should be less than 1 (got 5.0)"),
+        ("--num-layers", "0", "model.num_layers: Input should be greater than or equal to 1 (got 0)"),
+        ("--batch-size", "0", "train.batch_size: Input should be greater than or equal to 1 (got 0)"),
+        ("--hidden-size", "1000000", "model.hidden_size: Input should be less than or equal to 8192"),
+    ],
+)
+def test_bad_settings_are_one_line_errors(
+    ner_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], flag: str, value: str, message: str
+) -> None:
+    args = ["train", "--train", str(ner_file), "--dev", str(ner_file), "--output", str(tmp_path / "m"), flag, value]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_train_device_is_checked(ner_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["train", "--train", str(ner_file), "--dev", str(ner_file), "--output", str(tmp_path / "m"), "--quiet"]
+    assert main([*args, "--device", "tpu"]) == 2
+    assert "unknown device 'tpu'" in capsys.readouterr().err
+    assert main([*args, "--device", "cpu", "--epochs", "1", "--hidden-size", "8"]) == 0
+    assert json.loads((tmp_path / "m" / "metrics.json").read_text())["device"] == "cpu"
+
+
+def test_sigterm_stops_training_with_exit_143_and_a_loadable_model(tmp_path: Path) -> None:
+    data = tmp_path / "train.txt"
+    data.write_text(NER_TRAIN * 40, encoding="utf-8")
+    cmd = [sys.executable, "-m", "tagger", "train", "--train", str(data), "--dev", str(data)]
+    cmd += ["--output", str(tmp_path / "m"), "--epochs", "1000", "--hidden-size", "8", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "m" / "model.safetensors").is_file() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 143, out
+    assert "interrupted: keeping the best model so far" in out
+    assert main(["info", str(tmp_path / "m")]) == 0
+
+
+# The same malformed inputs through `tagger evaluate`, `tagger tag` and `POST /tag`: one
+# reader per format and one validation, so the words are the same wherever they apply.
+BAD_CONLL = b"a X B-PER\nb O\n\n"
+BAD_UTF8_LINE = b"caf\xe9 O O\n"
+
+
+def _tag(tmp_path: Path, data: bytes, fmt: str) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / f"in.{fmt}"
+    path.write_bytes(data)
+    cmd = [sys.executable, "-m", "tagger", "tag", str(path), "--input-format", fmt, "--model", str(NER), "--quiet"]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def _evaluate(tmp_path: Path, data: bytes, capsys: pytest.CaptureFixture[str]) -> str:
+    path = tmp_path / "in.conll"
+    path.write_bytes(data)
+    assert main(["evaluate", str(NER), str(path)]) == 2
+    return capsys.readouterr().err.strip()
+
+
+@pytest.fixture(scope="module")
+def service() -> TestClient:
+    with serving(models=[NER]) as client:
+        yield client  # type: ignore[misc]
+
+
+def test_wrong_column_count_reads_the_same_in_evaluate_and_tag(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    message = "in.conll:2: expected 3 columns as on earlier lines, found 2"
+    assert _evaluate(tmp_path, BAD_CONLL, capsys).endswith(message)
+    done = _tag(tmp_path, BAD_CONLL, "conll")
+    assert done.returncode == 2 and done.stderr.strip().endswith(message)
+
+
+def test_bad_utf8_reads_the_same_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], service: TestClient
+) -> None:
+    problem = "invalid UTF-8 byte 0xe9 at column 4"
+    assert _evaluate(tmp_path, b"ok O O\n" + BAD_UTF8_LINE, capsys).endswith(f"in.conll:2: {problem}")
+    done = _tag(tmp_path, b"ok O O\n" + BAD_UTF8_LINE, "conll")
+    assert done.stderr.strip().endswith(f"in.conll:2: {problem}")
+    done = _tag(tmp_path, b"fine\ncaf\xe9\n", "lines")
+    assert done.stderr.strip().endswith(f"in.lines:2: {problem}")
+    r = service.post("/tag", content=b"caf\xe9", headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.json()["detail"] == f"request body is not UTF-8: {problem}"
+
+
+def test_lone_surrogate_reads_the_same_in_tag_and_the_service(tmp_path: Path, service: TestClient) -> None:
+    problem = "field 'text': lone surrogate \\ud800 at character 1"
+    done = _tag(tmp_path, b'{"text": "a\\ud800"}\n', "jsonl")
+    assert done.returncode == 2 and done.stderr.strip().endswith(f"in.jsonl:1: {problem}")
+    r = service.post("/tag", content=b'{"text": "a\\ud800"}', headers={"content-type": "application/json"})
+    assert r.status_code == 422 and problem in r.json()["detail"][0]["msg"]
+
+
+def test_an_empty_record_is_an_empty_document_in_tag_and_the_service(tmp_path: Path, service: TestClient) -> None:
+    done = _tag(tmp_path, b'{"text": ""}\n', "jsonl")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"id": None, "sentences": [], "entities": []}
+    r = service.post("/tag", json={"text": ""})
+    assert r.status_code == 200 and r.json()["documents"] == [{"id": None, "sentences": [], "entities": []}]
+
+
+def test_an_empty_corpus_is_an_error_for_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _evaluate(tmp_path, b"", capsys).endswith("in.conll:1: no sentences found")

@@ -1,0 +1,125 @@
+"""The document pipeline: cut long sentences into pieces, join them back, entities."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tagger.io import make_writer, read_records
+from tagger.labeler import Labeler
+from tagger.pipeline import PreparedDocument, Tagger, cut, join, prepare
+from tagger.tagfiles import Chunk, tag_chunk
+from tagger.tokenize import Token
+from tests.conftest import MODELS, tiny_loaded_model
+
+
+def tiny_tagger(max_piece_tokens: int = 256) -> Tagger:
+    models = [tiny_loaded_model("ner", ("O", "B-PER", "I-PER")), tiny_loaded_model("pos", ("NOUN", "VERB"))]
+    return Tagger(Labeler(models, torch.device("cpu")), max_piece_tokens)  # type: ignore[arg-type]
+
+
+def doc_of(lengths: list[int]) -> PreparedDocument:
+    sentences, position = [], 0
+    for n in lengths:
+        sentence = []
+        for i in range(n):
+            sentence.append(Token(f"t{i}", position, position + len(f"t{i}")))
+            position += len(f"t{i}") + 1
+        sentences.append(sentence)
+    return PreparedDocument(" ".join(t.text for s in sentences for t in s), sentences)
+
+
+@given(st.lists(st.lists(st.integers(0, 700), max_size=5), max_size=4), st.integers(1, 300))
+def test_cut_then_join_gives_back_every_sentence_in_order(docs: list[list[int]], size: int) -> None:
+    documents = [doc_of(lengths) for lengths in docs]
+    pieces = cut(documents, size)
+    assert all(1 <= len(p.tokens) <= size for p in pieces)
+    joined = join(documents, pieces, [list(p.tokens) for p in pieces])
+    assert joined == [[list(s) for s in d.sentences] for d in documents]
+
+
+def test_join_refuses_pieces_out_of_order() -> None:
+    documents = [doc_of([5])]
+    pieces = cut(documents, 2)
+    try:
+        join(documents, pieces[::-1], [list(p.tokens) for p in pieces[::-1]])
+    except ValueError as exc:
+        assert "out of order" in str(exc)
+    else:
+        raise AssertionError("pieces out of order must be refused")
+
+
+def test_a_cut_sentence_is_returned_whole_with_the_same_labels_as_its_pieces() -> None:
+    tagger = tiny_tagger(max_piece_tokens=4)
+    (doc,) = tagger.tag([["w"] * 10])
+    assert [len(s) for s in doc.sentences] == [10]
+    assert [t.start for t in doc.sentences[0]] == list(range(0, 20, 2))
+    alone = tagger.labeler.label([["w"] * 4, ["w"] * 4, ["w"] * 2])
+    assert [t.labels["ner"] for t in doc.sentences[0]] == [x for s in alone["ner"] for x in s]
+
+
+def test_prepare_text_and_tokens() -> None:
+    doc = prepare("Angela Merkel visited Paris. She left.", "d1")
+    assert doc.id == "d1" and [len(s) for s in doc.sentences] == [5, 3]
+    tokens = prepare(["New", "York"])
+    assert tokens.text == "New York" and [(t.start, t.end) for t in tokens.sentences[0]] == [(0, 3), (4, 8)]
+    assert prepare([]).sentences == []
+
+
+def test_shipped_models_give_entities_with_offsets() -> None:
+    tagger = Tagger.load([MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"], device="cpu")
+    text = "Angela Merkel visited Paris."
+    doc = tagger(text)
+    assert [(e.text, e.label, e.start, e.end) for e in doc.entities] == [
+        ("Angela Merkel", "PER", 0, 13),
+        ("Paris", "LOC", 22, 27),
+    ]
+    assert all(text[e.start : e.end] == e.text for e in doc.entities)
+    assert doc.sentences[0][0].labels["pos-en-ewt"].label == "PROPN"
+
+
+def _conll(sentences: list[int]) -> bytes:
+    lines = []
+    for n in sentences:
+        lines += [f"w{i}\tC{i % 7}\tx" for i in range(n)] + [""]
+    return ("\n".join(lines) + "\n").encode()
+
+
+@settings(max_examples=12, deadline=None)
+@given(st.lists(st.integers(1, 2000), min_size=1, max_size=3))
+def test_every_output_format_has_one_line_or_token_per_input_token(sentences: list[int]) -> None:
+    """For CoNLL, CoNLL-U and JSONL output: exactly one line (or token) per input token,
+    in order, with the input columns preserved, whatever the sentence lengths."""
+    tagger = tiny_tagger()
+    data = _conll(sentences)
+    records = list(read_records(io.BytesIO(data), "conll"))
+    for fmt in ("conll", "conllu", "jsonl"):
+        out, _, tokens = tag_chunk(tagger, Chunk(records, fmt))  # type: ignore[arg-type]
+        assert tokens == sum(sentences)
+        if fmt == "jsonl":
+            docs = [json.loads(line) for line in out.splitlines()]
+            assert [[t["text"] for s in d["sentences"] for t in s] for d in docs] == [
+                [f"w{i}" for i in range(n)] for n in sentences
+            ]
+            continue
+        blocks = out.split("\n\n")[:-1]
+        assert len(blocks) == len(sentences)
+        for n, block in zip(sentences, blocks, strict=True):
+            lines = block.split("\n")
+            assert len(lines) == n
+            if fmt == "conll":
+                assert [line.split(" ")[:3] for line in lines] == [[f"w{i}", f"C{i % 7}", "x"] for i in range(n)]
+            else:
+                assert [line.split("\t")[:2] for line in lines] == [[str(i + 1), f"w{i}"] for i in range(n)]
+
+
+def test_writers_take_the_joined_document(tmp_path: object) -> None:
+    tagger = tiny_tagger(max_piece_tokens=3)
+    (record,) = read_records(io.BytesIO(_conll([8])), "conll")
+    out = io.StringIO()
+    make_writer(out, "conll", list(tagger.models)).write(record, tagger.tag([record.tokens or []])[0])
+    assert len(out.getvalue().strip().split("\n")) == 8
