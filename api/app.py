@@ -37,10 +37,9 @@ ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi
 
 
 class SafeJSONResponse(JSONResponse):
-    """JSON through orjson (about ten times faster than the standard library on our
-    responses); content orjson refuses, a lone surrogate in user text (a valid JSON
-    escape, invalid UTF-8), falls back to the standard library with every non-ASCII
-    character escaped, so no input can crash the encoder."""
+    """JSON through orjson for errors and small bodies; content orjson refuses falls
+    back to the standard library with every non-ASCII character escaped, so no body
+    can crash the encoder. ``POST /tag`` bodies come from ``RESPONSE`` instead."""
 
     def render(self, content: Any) -> bytes:
         try:

@@ -101,9 +101,8 @@ class CRF(nn.Module):
 
 # Inference runs in NumPy: the loops over time steps do a handful of operations on
 # (B, K) arrays of a few hundred numbers, where a torch call costs several microseconds
-# of dispatch, all of it holding the GIL that the server's other threads need. In torch,
-# decoding was a fifth of a pass; NumPy takes two thirds of that time (1.5 against
-# 2.2 ms for 16 sentences, identical results). Training keeps the torch methods above,
+# of dispatch, all of it holding the GIL that the server's other threads need; NumPy
+# gives identical results for less of both. Training keeps the torch methods above,
 # which autograd needs.
 
 

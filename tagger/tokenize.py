@@ -28,10 +28,10 @@ from ``unicodedata``), so ``e\\u0301`` or Devanagari vowel signs stay in their w
 ideographs are cut one per token (like BERT's basic tokenizer) and kana into runs,
 because those scripts do not separate words with spaces.
 
-Conventions where the corpora disagree (measured by ``benchmarks/tokenizer_fidelity.py``):
-hyphenated words stay whole as in CoNLL, although EWT splits most of them (``15 - year``);
-splitting them would raise EWT token F1 from about 0.986 to 0.992 but drop the share of
-CoNLL sentences that round-trip unchanged from about 99% to 87%. Abbreviations keep
+Conventions where the corpora disagree (measured by ``benchmarks/tokenizer_fidelity.py``;
+figures in ``benchmarks/results/``): hyphenated words stay whole as in CoNLL, although
+EWT splits most of them (``15 - year``); splitting them gains a little EWT token F1 but
+costs many more CoNLL sentences that no longer round-trip unchanged. Abbreviations keep
 their period (``Inc.``) except at the very end of the text, where both corpora split it
 off (``Acme Corp .``).
 
@@ -222,7 +222,7 @@ _RULES: list[tuple[str, str]] = [
 ]
 
 # The production pattern has no group around each alternative: a group in front would
-# defeat the engine's one-character pre-check of alternatives and costs ~40% speed.
+# defeat the engine's one-character pre-check of alternatives, a large slowdown.
 # ``punct_run`` holds the only group, for its back-reference.
 _TOKEN_RE = re.compile("|".join(pattern for _, pattern in _RULES))
 
