@@ -4,9 +4,10 @@ A word's character vector depends on its spelling alone, not on its sentence, an
 frequencies are Zipfian: once a few thousand requests have been served, nearly every
 token of a new batch ("the", ",", "Monday", "Mr.") has been encoded before. Looking its
 vector up instead of running the char-CNN or char-BiLSTM again saves most of the
-character encoder's time (the README gives the measured share). Least recently used words are evicted beyond ``capacity``, and everything
-is dropped when the encoder's weights change (training evaluates on dev with the model
-it is updating; a user may fine-tune a loaded model), so a vector is never stale.
+character encoder's time (the README gives the measured share). Least recently used
+words are evicted beyond ``capacity``, and everything is dropped when the encoder's
+weights change (training evaluates on dev with the model it is updating; a user may
+fine-tune a loaded model), so a vector is never stale.
 """
 
 from __future__ import annotations

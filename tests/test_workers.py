@@ -218,6 +218,7 @@ def test_workers_die_with_their_parent() -> None:
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+    pids: list[int] = []
     try:
         assert parent.stdout is not None
         line = parent.stdout.readline()
@@ -239,6 +240,9 @@ def test_workers_die_with_their_parent() -> None:
             parent.wait(5)
         if parent.stdout is not None:
             parent.stdout.close()
+        for pid in pids:  # survivors of a failed test: never leave them running
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def worker_ready(pid: int) -> bool:

@@ -5,10 +5,10 @@ import threading
 import time
 
 import pytest
-from tagger.document import TaggedDocument
-from tagger.pipeline import PreparedDocument
 
 from api.merging import Overloaded, RequestMerger
+from tagger.document import TaggedDocument
+from tagger.pipeline import PreparedDocument
 from tagger.tokenize import tokenize
 
 
