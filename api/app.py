@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -34,6 +34,8 @@ from tagger.pipeline import PreparedDocument, Tagger, prepare
 
 log = logging.getLogger("tagger.api")
 ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")
+INLINE_CHARS = 2_000  # requests up to this size are tokenized on the event loop (well under a millisecond)
+CLIENT_GONE = 499  # the status nginx logs for a client that closed the connection first
 
 
 class SafeJSONResponse(JSONResponse):
@@ -63,6 +65,18 @@ class ServiceState:
     load_error: str | None = None
     started: float = field(default_factory=time.monotonic)
     ready_after_s: float | None = None
+    tag_in_flight: int = 0  # POST /tag requests admitted and not yet answered (event loop only)
+
+    def public_load_error(self) -> str:
+        """Why the models are not ready, with model directories named but not their
+        place on the server (the log has the full paths)."""
+        if self.load_error is None:
+            return "models are loading"
+        message = self.load_error
+        for path in self.settings.models:
+            for form in {str(path), str(path.absolute()), str(path.resolve())}:
+                message = message.replace(form, path.name)
+        return f"models failed to load: {message}"
 
     def load(self) -> None:
         """Load models, warm up, start the inference thread (runs in a background thread)."""
@@ -107,7 +121,13 @@ class ServiceState:
 
 
 class LimitsAndMetrics:
-    """Pure ASGI middleware: refuses bodies over the limit (413) and counts requests."""
+    """Pure ASGI middleware: the cheap checks before any expensive work, and counting.
+
+    For ``POST /tag`` it answers at once, before reading the body, when the models are
+    not ready or ``max_queue`` requests are already in the service (503 with
+    Retry-After); refuses a content type that is not JSON (415), a body over the limit
+    (413) or one that is not UTF-8 (400); and notices a client that leaves while its
+    body is read (counted apart, as status 499)."""
 
     def __init__(self, app: ASGIApp, state: ServiceState) -> None:
         self.app = app
@@ -128,8 +148,27 @@ class LimitsAndMetrics:
                 status = message["status"]
             await send(message)
 
+        admitted = False
         try:
-            declared = dict(scope.get("headers", [])).get(b"content-length")
+            headers = dict(scope.get("headers", []))
+            if route == "/tag" and scope.get("method") == "POST":
+                state = self.state
+                if not state.ready:
+                    await error(503, state.public_load_error(), retry_after=1)(scope, receive, send_wrapper)
+                    return
+                if state.tag_in_flight >= state.settings.max_queue:
+                    busy = f"overloaded: {state.tag_in_flight} requests in the service; retry later"
+                    await error(503, busy, retry_after=1)(scope, receive, send_wrapper)
+                    return
+                content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
+                media = content_type.partition(";")[0].strip().lower()
+                if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+                    refused = f"content type {media!r} is not supported; send application/json"
+                    await error(415, refused)(scope, receive, send_wrapper)
+                    return
+                state.tag_in_flight += 1
+                admitted = True
+            declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
                 await error(413, f"request body is {int(declared)} bytes; limit max_body_bytes={limit}")(
                     scope, receive, send_wrapper
@@ -141,6 +180,10 @@ class LimitsAndMetrics:
             more = True
             while more:
                 message = await receive()
+                if message["type"] == "http.disconnect":
+                    status = CLIENT_GONE
+                    self.state.metrics.disconnects.labels(route).inc()
+                    return
                 if message["type"] != "http.request":
                     await self.app(scope, receive, send_wrapper)
                     return
@@ -164,6 +207,8 @@ class LimitsAndMetrics:
 
             await self.app(scope, replay, send_wrapper)
         finally:
+            if admitted:
+                self.state.tag_in_flight -= 1
             metrics = self.state.metrics
             metrics.requests.labels(route, str(status)).inc()
             metrics.latency.labels(route).observe(time.perf_counter() - started)
@@ -212,10 +257,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     }
 
     @app.post("/tag", response_model=TagResponse, responses=responses)
-    async def tag(body: TagRequest) -> Response:
+    async def tag(body: TagRequest, request: Request) -> Response:
         s = state.settings
         if not state.ready or state.tagger is None or state.merger is None:
-            return error(503, state.load_error or "models are loading", retry_after=1)
+            return error(503, state.public_load_error(), retry_after=1)
         tagger, merger = state.tagger, state.merger
         documents = body.documents()
         if len(documents) > s.max_texts:
@@ -231,19 +276,39 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 models = [m.name for m in tagger.labeler.select(body.models)]
             except TaggerError as exc:
                 return error(422, str(exc))
-        # Tokenizing and serializing are CPU work: off the event loop, so /health and
-        # other clients are answered meanwhile.
-        prepared = await asyncio.to_thread(_prepare_all, documents)
+        # Tokenizing and serializing are CPU work: beyond a small request they run off
+        # the event loop, so /health and other clients are answered meanwhile (a thread
+        # hop costs about as much as tokenizing one sentence). A cheap lower bound on the
+        # tokens (whitespace-separated words) is checked first.
+        chars = sum(len(d) if isinstance(d, str) else len(d) * 8 for d in documents)
+        try:
+            if chars <= INLINE_CHARS:
+                prepared = _prepare_all(documents, s.max_tokens)
+            else:
+                prepared = await asyncio.to_thread(_prepare_all, documents, s.max_tokens)
+        except TokenLimit as exc:
+            return error(422, str(exc))
         tokens = sum(d.num_tokens for d in prepared)
         if tokens > s.max_tokens:
             return error(422, f"{tokens} tokens after tokenization; limit max_tokens={s.max_tokens}")
+        state.metrics.queue_depth.set(merger.depth)
+        job = asyncio.ensure_future(merger.tag(prepared, models))
+        gone = asyncio.ensure_future(_client_gone(request))
+        await asyncio.wait((job, gone), return_when=asyncio.FIRST_COMPLETED)
+        if not job.done():  # the client left: drop its queued work (the merger skips it)
+            job.cancel()
+            state.metrics.disconnects.labels("/tag").inc()
+            return Response(status_code=CLIENT_GONE)
+        gone.cancel()
         try:
-            state.metrics.queue_depth.set(merger.depth)
-            tagged = await merger.tag(prepared, models)
+            tagged = job.result()
         except Overloaded as exc:
             return error(503, f"overloaded: {exc}; retry later", retry_after=1)
         response = TagResponse(models=models or list(tagger.models), documents=tagged)
-        body_bytes = await asyncio.to_thread(RESPONSE.dump_json, response)
+        if tokens <= INLINE_CHARS // 5:
+            body_bytes = RESPONSE.dump_json(response)
+        else:
+            body_bytes = await asyncio.to_thread(RESPONSE.dump_json, response)
         return Response(body_bytes, media_type="application/json")
 
     @app.get("/health")
@@ -254,34 +319,38 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def ready() -> Response:
         if state.ready:
             return SafeJSONResponse({"status": "ready", "ready_after_s": state.ready_after_s})
-        return error(503, state.load_error or "models are loading", retry_after=1)
+        return error(503, state.public_load_error(), retry_after=1)
 
     @app.get("/models", response_model=list[ModelInfo], responses={503: {"model": ErrorOut}})
     async def models() -> Response:
         if state.tagger is None:
-            return error(503, state.load_error or "models are loading", retry_after=1)
+            return error(503, state.public_load_error(), retry_after=1)
         infos = []
         for name, loaded in state.tagger.models.items():
-            dev = loaded.metrics.get("dev", {})
-            micro = dev.get("micro", {})
+            dev = _mapping(loaded.metrics.get("dev"))
+            micro = _mapping(dev.get("micro"))
             infos.append(
                 ModelInfo(
                     name=name,
                     task=loaded.task,
                     labels=loaded.vocab.labels,
-                    dev_score=dev.get("main"),
+                    dev_score=_number(dev.get("main")),
                     dev={
-                        "f1": micro.get("f1"),
-                        "precision": micro.get("precision"),
-                        "recall": micro.get("recall"),
-                        "accuracy": dev.get("accuracy"),
+                        "f1": _number(micro.get("f1")),
+                        "precision": _number(micro.get("precision")),
+                        "recall": _number(micro.get("recall")),
+                        "accuracy": _number(dev.get("accuracy")),
                     },
                     device=str(state.tagger.device),
                 ).model_dump()
             )
         return SafeJSONResponse(infos)
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}, "description": "Prometheus text format"}},
+    )
     async def metrics() -> Response:
         if state.merger is not None:
             state.metrics.queue_depth.set(state.merger.depth)
@@ -290,5 +359,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
-def _prepare_all(documents: list[str] | list[list[str]]) -> list[PreparedDocument]:
+def _mapping(value: object) -> dict[str, Any]:
+    """A part of a model's metrics.json, which a user may have edited into any shape."""
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+class TokenLimit(Exception):
+    """A request has more tokens than ``max_tokens`` however it is tokenized."""
+
+
+def _prepare_all(documents: list[str] | list[list[str]], max_tokens: int) -> list[PreparedDocument]:
+    # Every whitespace-separated word is at least one token: a bound that costs a split.
+    words = sum(len(d.split()) if isinstance(d, str) else len(d) for d in documents)
+    if words > max_tokens:
+        raise TokenLimit(f"at least {words} tokens; limit max_tokens={max_tokens}")
     return [prepare(d) for d in documents]
+
+
+async def _client_gone(request: Request) -> None:
+    """Returns when the client disconnects (the body has been read: only that is left)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return

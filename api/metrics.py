@@ -39,6 +39,12 @@ class Metrics:
             "tagger_queue_depth", "requests waiting for the inference thread", registry=self.registry
         )
         self.tokens = Counter("tagger_tokens", "tokens tagged", registry=self.registry)
+        self.disconnects = Counter(
+            "tagger_client_disconnects",
+            "requests whose client left before the answer (their queued work is dropped)",
+            ["route"],
+            registry=self.registry,
+        )
 
     def observe_pass(self, requests: int, tokens: int) -> None:
         self.merged_requests.observe(requests)

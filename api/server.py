@@ -9,6 +9,7 @@ from pathlib import Path
 import uvicorn
 from fastapi import FastAPI
 from pydantic import ValidationError
+from pydantic_settings import SettingsError
 
 from api.app import create_app
 from api.settings import Settings
@@ -47,7 +48,22 @@ def serve(
     except ValidationError as exc:
         problems = "; ".join(f"TAGGER_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
         raise TaggerError(f"invalid setting: {problems}") from None
-    options = {"host": host, "port": port, "log_level": log_level, "access_log": False}
+    except SettingsError as exc:  # a list setting that is not JSON, e.g. TAGGER_MODELS=notjson
+        field = str(exc).split('"')[1] if '"' in str(exc) else "a list setting"
+        raise TaggerError(
+            f"invalid setting TAGGER_{field.upper()}: expected a JSON list, e.g. '[\"models/ner\"]'"
+        ) from None
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "access_log": False,
+        # The connection limits uvicorn lacks (header and body deadlines, header size)
+        # live in this protocol; those it has are set here.
+        "http": "api.protocol:GuardedHttpToolsProtocol",
+        "timeout_keep_alive": settings.keep_alive_s,
+        "limit_concurrency": settings.max_connections,
+    }
     if settings.workers == 1:
         uvicorn.run(create_app(settings), **options)  # type: ignore[arg-type]
         return

@@ -8,6 +8,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.io.validate import MAX_DOCUMENT_CHARS
 from tagger.labeler import CHAR_CACHE_WORDS
 from tagger.resources import default_model_paths
 
@@ -34,9 +35,22 @@ class Settings(BaseSettings):
         ge=0,
         description="words whose character vectors each model keeps, least recently used out (0: off)",
     )
-    max_queue: int = Field(256, ge=1, description="requests waiting beyond this are refused with 503")
+    max_queue: int = Field(
+        256,
+        ge=1,
+        description="POST /tag requests in the service at once (read, queued or tagged); beyond it 503 at once",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1, description="larger bodies get 413")
     max_texts: int = Field(128, ge=1, description="documents per request")
-    max_chars: int = Field(100_000, ge=1, description="characters per document")
+    max_chars: int = Field(MAX_DOCUMENT_CHARS, ge=1, description="characters per document")
     max_tokens: int = Field(20_000, ge=1, description="tokens per request, after tokenization")
     warmup: bool = Field(True, description="run one pass before reporting ready")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="a request's headers must arrive within this, from connect or the last response"
+    )
+    body_timeout_s: float = Field(30.0, gt=0, description="a request's body must arrive within this after its headers")
+    max_header_bytes: int = Field(16_384, ge=1024, description="larger request headers get 431")
+    keep_alive_s: float = Field(5.0, gt=0, description="idle keep-alive connections are closed after this")
+    max_connections: int = Field(
+        1024, ge=1, description="open connections (and requests) beyond this get 503 at once, from uvicorn"
+    )

@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tagger.config import Config  # noqa: E402
+from tagger.device import set_threads  # noqa: E402
 from tagger.train import train  # noqa: E402
 
 
@@ -38,6 +39,7 @@ def main() -> int:
     config.train.patience = args.epochs
     config.train.threads = args.threads
     data = metrics["data"]
+    set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         result = train(
             data["train"],

@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tagger.checkpoint import atomic_write_text
+from tagger.checkpoint import atomic_write_text, read_json_object
 
 
 def write_curves(history: list[dict[str, Any]], path: Path) -> None:
@@ -38,12 +38,13 @@ def write_curves(history: list[dict[str, Any]], path: Path) -> None:
 
 def facts(directory: Path) -> dict[str, Any]:
     """The facts a card states, read from the model directory's files."""
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    vocab = json.loads((directory / "vocab.json").read_text(encoding="utf-8"))
+    config = read_json_object(directory / "config.json")
+    vocab = read_json_object(directory / "vocab.json")
     metrics_path = directory / "metrics.json"
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
     size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
-    dev = metrics.get("dev", {})
+    found = metrics.get("dev")
+    dev: dict[str, Any] = found if isinstance(found, dict) else {}
     result: dict[str, Any] = {
         "name": directory.name,
         "task": config["task"],
@@ -65,8 +66,8 @@ def facts(directory: Path) -> dict[str, Any]:
 
 def write_card(directory: Path) -> None:
     f = facts(directory)
-    config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
-    metrics = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+    config = read_json_object(directory / "config.json")
+    metrics = read_json_object(directory / "metrics.json")
     dev = metrics["dev"]
     data = f["data"]
     metric = "entity micro-F1 (seqeval, conlleval mode)" if f["task"] == "ner" else "token accuracy"

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from tagger.config import FORMAT_VERSION, Config
@@ -45,9 +45,9 @@ class LoadedModel:
         return self.path.name
 
 
-def build_model(config: Config, vocab: Vocab, label_scheme: TagScheme) -> SequenceTagger:
+def build_model(config: Config, vocab: Vocab, label_scheme: TagScheme, device: str | None = None) -> SequenceTagger:
     constraints = transition_constraints(vocab.labels, label_scheme)
-    return SequenceTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels), constraints)
+    return SequenceTagger(config.model, len(vocab.words), len(vocab.chars), len(vocab.labels), constraints, device)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -84,13 +84,34 @@ def save_static(directory: Path, config: Config, vocab: Vocab, task: str, label_
     write_json(directory / "vocab.json", vocab.to_json())
 
 
-def _read_json(path: Path) -> Any:
+def _inside(path: Path) -> Path:
+    """``path``, refused when it is not a regular file of its model directory (a symlink
+    pointing elsewhere, a directory)."""
     if not path.is_file():
         raise ModelDirError(f"{path}: missing file (is {path.parent} a model directory?)")
+    if not path.resolve().is_relative_to(path.parent.resolve()):
+        raise ModelDirError(f"{path}: links outside its model directory; refusing to load it")
+    return path
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A model directory's JSON file, which must hold an object."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(_inside(path).read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelDirError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelDirError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """Tensor shapes from a safetensors header, without reading the tensors."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 - not a dict
+    except (SafetensorError, OSError) as exc:
+        raise ModelDirError(f"{path}: unreadable weights: {exc}") from None
 
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
@@ -98,8 +119,8 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedMod
     path = Path(directory)
     if not path.is_dir():
         raise ModelDirError(f"{path}: no such model directory")
-    raw = _read_json(path / "config.json")
-    version = raw.get("format_version") if isinstance(raw, dict) else None
+    raw = read_json_object(path / "config.json")
+    version = raw.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelDirError(
             f"{path / 'config.json'}: unknown format_version {version!r} (this tagger reads {FORMAT_VERSION})"
@@ -112,29 +133,31 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedMod
     except (KeyError, ValueError, TaggerError) as exc:
         raise ModelDirError(f"{path / 'config.json'}: invalid config: {exc}") from None
     try:
-        vocab = Vocab.from_json(_read_json(path / "vocab.json"))
+        vocab = Vocab.from_json(read_json_object(path / "vocab.json"))
     except (KeyError, TypeError) as exc:
         raise ModelDirError(f"{path / 'vocab.json'}: invalid vocabulary: missing {exc}") from None
-    weights_path = path / "model.safetensors"
-    if not weights_path.is_file():
-        raise ModelDirError(f"{weights_path}: missing file")
+    weights_path = _inside(path / "model.safetensors")
+    # Shapes are compared before anything is allocated: the model is built on the meta
+    # device (no memory), so a config asking for huge layers fails here, cheaply.
+    shapes_only = build_model(config, vocab, label_scheme, device="meta")
+    expected = {k: tuple(v.shape) for k, v in shapes_only.state_dict().items()}
+    found = _header_shapes(weights_path)
+    problems = [k for k in expected if k not in found] + [k for k in found if k not in expected]
+    problems += [
+        f"{k} has shape {found[k]}, config implies {shape}"
+        for k, shape in expected.items()
+        if k in found and found[k] != shape
+    ]
+    if problems:
+        raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems[:5])}")
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
         raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
     model = build_model(config, vocab, label_scheme)
-    expected = model.state_dict()
-    problems = [k for k in expected if k not in state] + [k for k in state if k not in expected]
-    problems += [
-        f"{k} has shape {tuple(state[k].shape)}, config implies {tuple(v.shape)}"
-        for k, v in expected.items()
-        if k in state and state[k].shape != v.shape
-    ]
-    if problems:
-        raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems[:5])}")
     model.load_state_dict({k: v.float() for k, v in state.items()})
     model.to(device)
     model.eval()
     metrics_path = path / "metrics.json"
-    metrics = _read_json(metrics_path) if metrics_path.is_file() else {}
+    metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
     return LoadedModel(path, config, vocab, model, task, label_scheme, metrics)

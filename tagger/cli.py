@@ -26,6 +26,14 @@ from tagger.io import INPUT_FORMATS, OUTPUT_FORMATS, format_from_name
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells report them
 
 
+class Terminated(Exception):
+    """SIGTERM or SIGHUP arrived: stop, keeping what has been written."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} settings (override --config)")
@@ -66,21 +74,32 @@ def _sigterm_flag() -> Iterator[list[bool]]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tagger.train import train
+    from tagger.device import set_threads
+    from tagger.train import resume_arguments, train
 
-    config = _config_from_args(args)
     command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    if args.resume:
+        train_path, dev_path, config, embeddings = resume_arguments(args.resume)
+        output = args.resume
+    else:
+        missing = [flag for flag in ("train", "dev", "output") if getattr(args, flag) is None]
+        if missing:
+            raise TaggerError(f"tagger train needs {', '.join('--' + m for m in missing)} (or --resume DIR)")
+        train_path, dev_path, output = args.train, args.dev, args.output
+        config, embeddings = _config_from_args(args), args.embeddings
+    set_threads(config.train.threads)
     with _sigterm_flag() as terminated:
         result = train(
-            args.train,
-            args.dev,
-            args.output,
+            train_path,
+            dev_path,
+            output,
             config,
-            args.embeddings,
+            embeddings,
             command=command,
             licence=args.licence,
             progress=not args.quiet,
             should_stop=lambda: terminated[0],
+            resume=bool(args.resume),
         )
     if result.best_epoch == 0:
         print("error: training stopped before the first epoch finished; nothing saved", file=sys.stderr)
@@ -156,6 +175,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise TaggerError("--workers and --threads take a positive number (0: the default)")
     input_format = args.input_format or format_from_name(args.input)
     set_threads(args.threads)
+    # Output is written one whole chunk at a time, so stopping between two writes
+    # leaves every document before the stop complete; workers die with this process.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _raise_terminated)
     tagger = Tagger.load(args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens)
     with contextlib.ExitStack() as stack:
         if args.input == "-":
@@ -210,9 +233,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a model directory from CoNLL / CoNLL-U files")
-    p.add_argument("--train", required=True, help="training corpus")
-    p.add_argument("--dev", required=True, help="dev corpus (early stopping, model selection)")
-    p.add_argument("--output", required=True, help="model directory to write")
+    p.add_argument("--train", help="training corpus")
+    p.add_argument("--dev", help="dev corpus (early stopping, model selection)")
+    p.add_argument("--output", help="model directory to write (replaced whole, only by a better epoch)")
+    p.add_argument("--resume", metavar="DIR", help="continue the interrupted training into DIR from its last epoch")
     p.add_argument("--embeddings", help="GloVe-format vectors (.txt or .txt.gz)")
     p.add_argument("--config", help="JSON, TOML or YAML config file")
     p.add_argument("--licence", default="", help="data licence, stated in the model card")
@@ -279,7 +303,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return EXIT_SIGINT
+    except Terminated as exc:
+        print(f"stopped by {exc}; the output holds every document before the stop", file=sys.stderr)
+        return EXIT_SIGTERM
     return int(code)
 
 

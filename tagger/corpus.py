@@ -5,7 +5,7 @@ the same files with the same messages.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -13,7 +13,7 @@ from typing import Literal
 from tagger.errors import CorpusError
 from tagger.io import read_records
 from tagger.io.record import Record
-from tagger.tags import TagScheme, validate
+from tagger.tags import TagScheme, is_bio_tag, looks_like_bio, validate
 
 CorpusFormat = Literal["conll", "conllu"]
 TagField = Literal["upos", "xpos"]
@@ -83,6 +83,23 @@ def _sentence(path: Path, record: Record, token_column: int, tag_column: int, co
 def _width(column: int) -> int:
     """Columns a line needs for ``column`` (which may count from the end) to exist."""
     return column + 1 if column >= 0 else -column
+
+
+def check_bio_tags(sentences: Sequence[Sentence]) -> None:
+    """In a corpus meant as BIO, a tag that is not (``Z-ORG``, ``B-``) is a
+    ``CorpusError`` at its line: read as plain labels, it would silently turn a NER
+    corpus into a POS-style one."""
+    tags = {t for s in sentences for t in s.tags}
+    if all(is_bio_tag(t) for t in tags) or not looks_like_bio(tags):
+        return
+    bad = [(s, i) for s in sentences for i, t in enumerate(s.tags) if not is_bio_tag(t)]
+    sent, i = bad[0]
+    more = f" ({len(bad) - 1} more in this file)" if len(bad) > 1 else ""
+    raise CorpusError(
+        sent.source,
+        sent.lines[i] if i < len(sent.lines) else sent.line,
+        f"{sent.tags[i]!r} is not a BIO tag (expected O or B-/I-/E-/S- followed by a type){more}",
+    )
 
 
 def check_scheme(sentences: Iterable[Sentence], scheme: TagScheme) -> list[str]:

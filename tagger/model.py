@@ -6,6 +6,8 @@ D features.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -15,14 +17,25 @@ from tagger.config import ModelConfig
 from tagger.crf import CRF
 from tagger.vocab import CASINGS
 
+Device = torch.device | str | None
+
+
+def embedding(num: int, dim: int, device: Device = None) -> nn.Embedding:
+    """An embedding table with row 0 for padding. On the meta device (shapes only) it is
+    left uninitialised: random init of meta tensors goes through Python decompositions
+    that cost about 70 MB of memory to import, for numbers that do not exist."""
+    if device is not None and torch.device(device).type == "meta":
+        return nn.Embedding(num, dim, padding_idx=0, _weight=torch.empty(num, dim, device=device))
+    return nn.Embedding(num, dim, padding_idx=0, device=device)
+
 
 class CharCNN(nn.Module):
     """Ma & Hovy (2016): char embeddings, one convolution, max over the word's positions."""
 
-    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int) -> None:
+    def __init__(self, num_chars: int, char_dim: int, filters: int, kernel: int, device: Device = None) -> None:
         super().__init__()
-        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2)
+        self.embed = embedding(num_chars, char_dim, device)
+        self.conv = nn.Conv1d(char_dim, filters, kernel, padding=kernel // 2, device=device)
         self.kernel = kernel
         self.out_dim = filters
 
@@ -43,10 +56,10 @@ class CharCNN(nn.Module):
 class CharLSTM(nn.Module):
     """Lample et al. (2016): final states of a BiLSTM over the characters."""
 
-    def __init__(self, num_chars: int, char_dim: int, hidden: int) -> None:
+    def __init__(self, num_chars: int, char_dim: int, hidden: int, device: Device = None) -> None:
         super().__init__()
-        self.embed = nn.Embedding(num_chars, char_dim, padding_idx=0)
-        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True)
+        self.embed = embedding(num_chars, char_dim, device)
+        self.lstm = nn.LSTM(char_dim, hidden, batch_first=True, bidirectional=True, device=device)
         self.out_dim = 2 * hidden
 
     def forward(self, chars: Tensor, lengths: Tensor) -> Tensor:
@@ -55,9 +68,10 @@ class CharLSTM(nn.Module):
         return torch.cat([h[0], h[1]], dim=1)  # (N, 2H)
 
 
-def make_rnn(config: ModelConfig, input_size: int) -> nn.RNNBase:
+def make_rnn(config: ModelConfig, input_size: int, device: Device = None) -> nn.RNNBase:
     """One constructor for every cell type (as in pytorch/examples word_language_model)."""
-    common = {
+    common: dict[str, Any] = {
+        "device": device,
         "input_size": input_size,
         "hidden_size": config.hidden_size,
         "num_layers": config.num_layers,
@@ -90,28 +104,31 @@ class SequenceTagger(nn.Module):
         num_chars: int,
         num_labels: int,
         constraints: tuple[Tensor, Tensor, Tensor] | None = None,
+        device: Device = None,
     ) -> None:
+        """``device="meta"`` builds the shapes without allocating (checked against a
+        weights file before the real model is built); the CRF's few numbers stay on CPU."""
         super().__init__()
         self.config = config
-        self.word_embed = nn.Embedding(num_words, config.word_dim, padding_idx=0)
+        self.word_embed = embedding(num_words, config.word_dim, device)
         features = config.word_dim
         self.case_embed: nn.Embedding | None = None
         if config.casing_dim > 0:
-            self.case_embed = nn.Embedding(len(CASINGS), config.casing_dim, padding_idx=0)
+            self.case_embed = embedding(len(CASINGS), config.casing_dim, device)
             features += config.casing_dim
         self.char_encoder: CharCNN | CharLSTM | None = None
         if config.char_encoder == "cnn":
-            self.char_encoder = CharCNN(num_chars, config.char_dim, config.char_hidden, config.char_kernel)
+            self.char_encoder = CharCNN(num_chars, config.char_dim, config.char_hidden, config.char_kernel, device)
         elif config.char_encoder == "lstm":
-            self.char_encoder = CharLSTM(num_chars, config.char_dim, config.char_hidden)
+            self.char_encoder = CharLSTM(num_chars, config.char_dim, config.char_hidden, device)
         elif config.char_encoder != "none":
             raise ValueError(f"unknown char encoder {config.char_encoder!r}; expected cnn, lstm or none")
         if self.char_encoder is not None:
             features += self.char_encoder.out_dim
         self.dropout = nn.Dropout(config.dropout)
-        self.rnn = make_rnn(config, features)
+        self.rnn = make_rnn(config, features, device)
         out = config.hidden_size * (2 if config.bidirectional else 1)
-        self.emit = nn.Linear(out, num_labels)
+        self.emit = nn.Linear(out, num_labels, device=device)
         if config.head not in ("crf", "softmax"):
             raise ValueError(f"unknown head {config.head!r}; expected crf or softmax")
         self.crf = CRF(num_labels, constraints) if config.head == "crf" else None

@@ -6,7 +6,7 @@ the CRF asks it which transitions to forbid and the pipeline asks it for spans.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -53,6 +53,17 @@ def is_bio_tagset(tags: Sequence[str]) -> bool:
     except ValueError:
         return False
     return any(tag != "O" for tag in tags)
+
+
+def is_bio_tag(tag: str) -> bool:
+    return tag == "O" or (len(tag) > 2 and tag[1] == "-" and tag[0] in "BIES")
+
+
+def looks_like_bio(tags: Collection[str]) -> bool:
+    """True for a tag set meant as BIO, malformed tags and all: it has ``O`` and most
+    of its distinct tags are ``X-TYPE``. A POS tag set has neither."""
+    distinct = set(tags)
+    return "O" in distinct and sum(is_bio_tag(t) for t in distinct) > len(distinct) / 2
 
 
 def detect_scheme(sentences: Sequence[Sequence[str]]) -> TagScheme:

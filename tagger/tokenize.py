@@ -175,14 +175,19 @@ _RULES: list[tuple[str, str]] = [
     # ``see www.x.org.`` ends with a period token.
     ("url", rf"(?:https?://|ftp://|www\.)[^{_SEP}{_CTRL}<>\"]*[^{_SEP}{_CTRL}<>\"'.,;:!?)\]}}]"),
     # E-mail addresses, including Usenet-masked ones (``franz371...@gmail.com``). The
-    # possessive scan fails at once on ordinary words, which have no ``@``.
-    ("email", r"\w[\w.+%'-]*+@\w[\w-]*(?:\.[\w-]+)*"),
+    # local part is bounded (RFC 5321 allows 64 characters), so the scan for ``@`` from
+    # each position costs a constant: unbounded, ``a+a+a+...`` rescans to its end from
+    # every ``a`` and tokenizing takes time quadratic in the length.
+    ("email", r"\w[\w.+%'-]{0,63}+@\w[\w-]*(?:\.[\w-]+)*"),
     # @handles, bare ``@domain.com`` and #hashtags (``#1`` is ``#`` + number, as in EWT).
     ("handle", rf"@{_WORD}++(?:[.-]{_WORD}++)*|#(?=[^\W\d_]){_WORD}++"),
     # Known abbreviations (``Mr.``, ``Inc.``, ``etc.``); ``No.`` only before a number. At
     # the very end of the text the period is split off instead, because both corpora
     # let the sentence-final period absorb the abbreviation's (``Acme Corp .``).
-    ("abbreviation", rf"(?:(?:{_ABBREV_ALT})\.|No\.(?=\s*\d))(?![a-z0-9_])(?!\s*[\"'”’)\]]*\s*\Z)"),
+    # The end-of-text look-ahead is possessive: whitespace and closers are disjoint, so
+    # giving characters back can never help, and backtracking through a long run of
+    # spaces from each split point was quadratic.
+    ("abbreviation", rf"(?:(?:{_ABBREV_ALT})\.|No\.(?=\s*+\d))(?![a-z0-9_])(?!\s*+[\"'”’)\]]*+\s*+\Z)"),
     # Dotted acronyms: ``U.S.``, ``e.g.``, ``a.m.``, ``P.S.``, ``U.S`` without the last
     # period, and with a hyphenated tail (``U.S.-led``).
     ("acronym", r"[A-Za-z](?:\.[A-Za-z])+\.?(?:-[A-Za-z]+)*(?![a-z0-9_])"),

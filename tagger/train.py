@@ -1,6 +1,10 @@
 """Training loop: bucketed batches, Adam or SGD with a decaying learning rate, global
 gradient clipping, early stopping on the dev score, best model kept on disk.
 
+A model directory is only ever replaced whole (``tagger.runstate``): a killed
+retraining leaves the previous model or the new one, and ``resume=True`` continues an
+interrupted run from its last completed epoch.
+
 The loop runs on any device (``train.device``; CUDA with float16 autocast and a
 gradient scaler when ``mixed_precision``, the CRF always in float32). It installs no
 signal handler: the caller passes ``should_stop`` (the CLI turns SIGTERM into it), and
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,17 +26,18 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from tagger import checkpoint
+from tagger import checkpoint, runstate
 from tagger.batch import bucketed_batches, context_windows, encode
 from tagger.card import write_card, write_curves
-from tagger.checkpoint import LoadedModel
+from tagger.checkpoint import LoadedModel, read_json_object
 from tagger.config import Config
-from tagger.corpus import Sentence, check_scheme, read_corpus
-from tagger.device import pick_device, set_threads
+from tagger.corpus import Sentence, check_bio_tags, check_scheme, read_corpus
+from tagger.device import pick_device
+from tagger.errors import TaggerError
 from tagger.evaluate import evaluate
 from tagger.labeler import Labeler
 from tagger.tags import TagScheme, convert, detect_scheme
-from tagger.vocab import build_vocab, read_vectors
+from tagger.vocab import Vocab, build_vocab, read_vectors
 
 
 @dataclass
@@ -72,6 +78,17 @@ def training_examples(
     return tokens, window_tags
 
 
+def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None]:
+    """(train path, dev path, config, embeddings) of the interrupted run into ``output``."""
+    staging = runstate.staging_dir(Path(output))
+    if not (staging / runstate.STATE_FILE).is_file():
+        raise TaggerError(f"{output}: no interrupted training to resume (nothing in {staging.name})")
+    saved, _ = runstate.read_static(staging)
+    data = read_json_object(staging / runstate.STATE_FILE).get("data", {})
+    config = Config.from_dict({k: saved[k] for k in ("model", "train", "data")}, str(staging / "config.json"))
+    return str(data["train"]), str(data["dev"]), config, data.get("embeddings") or None
+
+
 def train(
     train_path: str | Path,
     dev_path: str | Path,
@@ -83,16 +100,24 @@ def train(
     log: Callable[[str], None] = print,
     progress: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
+    resume: bool = False,
 ) -> TrainResult:
     """Train a model directory; ``config`` is not modified (the saved copy records the
-    width of ``embeddings``)."""
+    width of ``embeddings``). With ``resume``, continue the interrupted run into
+    ``output`` from its last completed epoch (see ``resume_arguments``)."""
     config = config.copy()
     tc = config.train
     device = pick_device(tc.device)
-    set_threads(tc.threads)
     set_seed(tc.seed)
     output = Path(output)
+    runstate.recover(output)
+    staging = runstate.staging_dir(output)
+    if not resume:
+        runstate.discard(staging)
+    staging.mkdir(parents=True, exist_ok=True)
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
+    check_bio_tags(train_set)
+    check_bio_tags(dev_set)
     source = detect_scheme([s.tags for s in train_set])
     task = "pos" if source == TagScheme.NONE else "ner"
     for name, sents in (("train", train_set), ("dev", dev_set)):
@@ -106,18 +131,21 @@ def train(
 
     pretrained_words: list[str] = []
     vectors = None
-    if embeddings is not None:
-        log(f"reading vectors from {embeddings}")
-        pretrained_words, vectors = read_vectors(embeddings)
-        config.model.word_dim = vectors.size(1)
-    vocab = build_vocab(
-        (t for s in train_set for t in s.tokens),
-        (t for tags in train_tags for t in tags),
-        pretrained_words,
-        max_pretrained=tc.max_pretrained,
-        min_count=tc.min_count,
-        lowercase=config.model.lowercase,
-    )
+    if resume:  # the run's own vocabulary; its vectors are in the saved weights
+        vocab = Vocab.from_json(runstate.read_static(staging)[1])
+    else:
+        if embeddings is not None:
+            log(f"reading vectors from {embeddings}")
+            pretrained_words, vectors = read_vectors(embeddings)
+            config.model.word_dim = vectors.size(1)
+        vocab = build_vocab(
+            (t for s in train_set for t in s.tokens),
+            (t for tags in train_tags for t in tags),
+            pretrained_words,
+            max_pretrained=tc.max_pretrained,
+            min_count=tc.min_count,
+            lowercase=config.model.lowercase,
+        )
     model = checkpoint.build_model(config, vocab, scheme)
     if vectors is not None:
         rows = [(i, vocab.word_index[w]) for i, w in enumerate(pretrained_words) if w in vocab.word_index]
@@ -126,7 +154,8 @@ def train(
         model.load_pretrained(vectors[src], dst)
         log(f"vocabulary: {len(vocab.words)} words ({len(rows)} with pretrained vectors), {len(vocab.labels)} labels")
     model.to(device)
-    checkpoint.save_static(output, config, vocab, task, scheme)
+    if not resume:
+        checkpoint.save_static(staging, config, vocab, task, scheme)
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer: torch.optim.Optimizer
@@ -134,7 +163,6 @@ def train(
         optimizer = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
     else:
         optimizer = torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
     amp = tc.mixed_precision and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
@@ -144,7 +172,7 @@ def train(
     examples, example_tags = training_examples(train_set, train_tags, config.model.context_sentences)
     lengths = [len(s) for s in examples]
     history: list[dict[str, Any]] = []
-    best_score, best_epoch, stale = -1.0, 0, 0
+    best_score, best_epoch, stale, done = -1.0, 0, 0, 0
     last_dev = float("nan")
     interrupted = False
     card_info = {
@@ -154,9 +182,23 @@ def train(
         "command": command,
         "licence": licence,
     }
+    if resume:
+        state = runstate.load_epoch(staging, model, optimizer, rng)
+        history, best_score, best_epoch, stale, done = (
+            state["history"],
+            state["best_score"],
+            state["best_epoch"],
+            state["stale"],
+            state["epoch"],
+        )
+        card_info = state["data"]
+        log(f"resuming after epoch {done} (best dev {best_score:.4f} at epoch {best_epoch})")
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
+    for _ in range(done):  # the learning rate the next epoch would have had
+        schedule.step()
 
     try:
-        for epoch in range(1, tc.epochs + 1):
+        for epoch in range(done + 1, tc.epochs + 1):
             model.train()
             started = time.perf_counter()
             batches = bucketed_batches(lengths, tc.batch_size, rng)
@@ -201,14 +243,18 @@ def train(
             improved = dev["main"] > best_score
             if improved:
                 best_score, best_epoch, stale = dev["main"], epoch, 0
-                checkpoint.save_weights(model, output)
+                _publish(model, staging, output, {"history": history, "best_epoch": best_epoch})
             else:
                 stale += 1
             log(
                 f"epoch {epoch}: loss {record['loss']:.4f} dev {dev['main']:.4f} "
                 f"({train_seconds:.1f}s train){' *' if improved else ''}"
             )
-            checkpoint.write_json(output / "metrics.json", {"history": history, "best_epoch": best_epoch})
+            if best_epoch and not improved:
+                checkpoint.write_json(output / "metrics.json", {"history": history, "best_epoch": best_epoch})
+            progress_state = {"epoch": epoch, "history": history, "best_score": best_score}
+            progress_state |= {"best_epoch": best_epoch, "stale": stale, "data": card_info}
+            runstate.save_epoch(staging, model, optimizer, rng, progress_state)
             if stale >= tc.patience:
                 log(f"no dev improvement for {tc.patience} epochs; stopping")
                 break
@@ -237,4 +283,18 @@ def train(
     checkpoint.write_json(output / "metrics.json", metrics)
     write_curves(history, output / "training_curves.png")
     write_card(output)
+    if not interrupted:
+        runstate.discard(staging)  # kept after an interruption, for --resume
     return TrainResult(output, best_epoch, best_score, history, interrupted)
+
+
+def _publish(model: torch.nn.Module, staging: Path, output: Path, metrics: dict[str, Any]) -> None:
+    """Replace ``output`` whole by a complete model directory holding ``model``."""
+    fresh = output.parent / f".{output.name}.new"
+    runstate.discard(fresh)
+    fresh.mkdir()
+    for name in ("config.json", "vocab.json"):
+        shutil.copy2(staging / name, fresh / name)
+    checkpoint.save_weights(model, fresh)  # type: ignore[arg-type]
+    checkpoint.write_json(fresh / "metrics.json", metrics)
+    runstate.publish(fresh, output)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import multiprocessing
+import os
 import signal
 import sys
 from collections import deque
@@ -47,18 +48,22 @@ def default_workers(device: torch.device) -> int:
     return max(1, min(8, usable_cores()))
 
 
-def _die_with_parent() -> None:
-    """Ask Linux to kill this process when its parent dies, however the parent ends."""
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to kill this process when its parent dies, however the parent ends; if
+    the parent died before the request was made, end now."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
-def _init_worker(tagger: Tagger, work: Callable[[Tagger, Any], Any], threads: int) -> None:
+def _init_worker(tagger: Tagger, work: Callable[[Tagger, Any], Any], threads: int, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _die_with_parent()
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     _Worker.task = lambda chunk: work(tagger, chunk)
 
@@ -90,7 +95,7 @@ class OrderedRunner(Generic[Chunk, Result]):
                 self.workers,
                 mp_context=multiprocessing.get_context("fork"),
                 initializer=_init_worker,
-                initargs=(tagger, work, threads_per_worker),
+                initargs=(tagger, work, threads_per_worker, os.getpid()),
             )
 
     def put(self, chunk: Chunk) -> list[Result]:

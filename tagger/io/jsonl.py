@@ -9,7 +9,7 @@ from typing import IO
 
 from tagger.document import TaggedDocument, document_json
 from tagger.io.record import Record
-from tagger.io.validate import decode_lines, text_problem
+from tagger.io.validate import decode_lines, size_problem, text_problem
 
 
 def read_jsonl(stream: IO[bytes]) -> Iterator[Record]:
@@ -31,7 +31,7 @@ def parse_record(number: int, line: str) -> Record:
     if not isinstance(text, str):
         problem = "missing field 'text'" if "text" not in data else "field 'text' must be a string"
         return Record(number, error=problem)
-    bad = text_problem(text)
+    bad = text_problem(text) or size_problem(text)
     if bad is not None:
         return Record(number, error=f"field 'text': {bad}")
     doc_id = data.get("id")

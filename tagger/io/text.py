@@ -7,18 +7,32 @@ from collections.abc import Iterator
 from typing import IO
 
 from tagger.io.record import Record
-from tagger.io.validate import decode_lines
-
-MAX_DOCUMENT_CHARS = 1_000_000  # a longer stretch without a blank line is cut into documents
+from tagger.io.validate import MAX_DOCUMENT_CHARS, decode_lines, size_problem
 
 
 def read_lines(stream: IO[bytes]) -> Iterator[Record]:
+    """One document per line; a line longer than a document may be is a bad record."""
     for number, line, problem in decode_lines(stream):
-        yield Record(number, text=line, error=problem or None)
+        if line is not None and not problem:
+            problem = size_problem(line) or ""
+        yield Record(number, text=line if not problem else None, error=problem or None)
 
 
-def read_paragraphs(stream: IO[bytes]) -> Iterator[Record]:
-    """Documents separated by blank lines; inner newlines are kept."""
+def _cut(line: str, limit: int) -> Iterator[str]:
+    """A line longer than ``limit`` in pieces of at most ``limit`` characters, cut at the
+    last whitespace before the limit where there is one."""
+    while len(line) > limit:
+        cut = max(line.rfind(" ", 0, limit), line.rfind("\t", 0, limit))
+        cut = cut + 1 if cut > 0 else limit
+        yield line[:cut]
+        line = line[cut:]
+    yield line
+
+
+def read_paragraphs(stream: IO[bytes], limit: int = MAX_DOCUMENT_CHARS) -> Iterator[Record]:
+    """Documents separated by blank lines; inner newlines are kept. A stretch longer
+    than ``limit`` characters without a blank line (a long line included) is cut into
+    documents of at most ``limit``, so memory stays flat whatever the layout."""
     lines: list[str] = []
     start = size = 0
     for number, line, problem in decode_lines(stream):
@@ -28,16 +42,18 @@ def read_paragraphs(stream: IO[bytes]) -> Iterator[Record]:
                 lines, size = [], 0
             yield Record(number, error=problem)
             continue
-        if line.strip():
-            if not lines:
-                start = number
-            lines.append(line)
-            size += len(line) + 1
-            if size > MAX_DOCUMENT_CHARS:  # keep memory flat on text with no blank lines
+        if not line.strip():
+            if lines:
                 yield Record(start, text="\n".join(lines))
                 lines, size = [], 0
-        elif lines:
-            yield Record(start, text="\n".join(lines))
-            lines, size = [], 0
+            continue
+        for part in _cut(line, limit):
+            if lines and size + len(part) > limit:
+                yield Record(start, text="\n".join(lines))
+                lines, size = [], 0
+            if not lines:
+                start = number
+            lines.append(part)
+            size += len(part) + 1
     if lines:
         yield Record(start, text="\n".join(lines))

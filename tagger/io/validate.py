@@ -13,6 +13,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
+MAX_DOCUMENT_CHARS = 100_000  # one document, in tagger tag as in POST /tag (max_chars): bounds memory
+
+
+def size_problem(text: str, limit: int = MAX_DOCUMENT_CHARS) -> str | None:
+    """Why ``text`` is too long to be one document (``None`` when it is not)."""
+    if len(text) > limit:
+        return f"document has {len(text)} characters; limit {limit} (split it, or tag it as --input-format text)"
+    return None
+
 
 def utf8_problem(raw: bytes) -> str | None:
     """Why ``raw`` is not UTF-8 (``None`` when it is)."""

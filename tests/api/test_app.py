@@ -75,7 +75,9 @@ def test_limits_name_the_limit(client: TestClient) -> None:
     r = client.post("/tag", json={"text": "a" * 501})
     assert r.status_code == 422 and r.json()["detail"] == "document 0 has 501 characters; limit max_chars=500"
     r = client.post("/tag", json={"texts": ["a " * 120, "b " * 120]})
-    assert r.status_code == 422 and r.json()["detail"] == "240 tokens after tokenization; limit max_tokens=200"
+    assert r.status_code == 422 and r.json()["detail"] == "at least 240 tokens; limit max_tokens=200"
+    r = client.post("/tag", json={"texts": ["a;" * 110, "c"]})  # 2 words would pass; 221 tokens do not
+    assert r.status_code == 422 and r.json()["detail"] == "221 tokens after tokenization; limit max_tokens=200"
     r = client.post("/tag", content=b'{"text": "' + b"a" * 30_000 + b'"}', headers={"content-type": "application/json"})
     assert r.status_code == 413 and "max_body_bytes=20000" in r.json()["detail"]
 
@@ -88,7 +90,9 @@ def test_bad_bytes_and_json(client: TestClient) -> None:
     r = client.post("/tag", content=b'{"text": ', headers=headers)
     assert r.status_code == 422 and r.json()["detail"][0]["type"] == "json_invalid"
     r = client.post("/tag", content=b"text=hello", headers={"content-type": "application/x-www-form-urlencoded"})
-    assert r.status_code == 422
+    assert r.status_code == 415
+    detail = "content type 'application/x-www-form-urlencoded' is not supported; send application/json"
+    assert r.json()["detail"] == detail
 
 
 @pytest.mark.parametrize(

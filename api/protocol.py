@@ -1,0 +1,124 @@
+"""uvicorn's httptools protocol with the limits uvicorn itself lacks.
+
+uvicorn closes idle keep-alive connections, but a connection that sends nothing, or its
+headers one byte at a time, or fewer body bytes than it declared, stays open for ever,
+and it accepts headers of any size (each byte held in memory). This protocol adds:
+
+* a deadline for a request's headers, from the connection's start or the end of the
+  previous response (``header_timeout_s``): the connection is closed when it passes;
+* a cap on the size of the headers (``max_header_bytes``): 431, then close;
+* a deadline for the body once the headers are in (``body_timeout_s``): 408, then close.
+
+The number of open connections is capped by uvicorn's own ``limit_concurrency``
+(``TAGGER_MAX_CONNECTIONS``). The limits come from ``api.settings.Settings``, read once
+per process, so every worker process of ``tagger serve --workers N`` applies them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from api.settings import Settings
+
+_END_OF_HEADERS = b"\r\n\r\n"
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    header_timeout_s: float
+    body_timeout_s: float
+    max_header_bytes: int
+
+
+@functools.cache
+def limits() -> ConnectionLimits:
+    s = Settings()
+    return ConnectionLimits(s.header_timeout_s, s.body_timeout_s, s.max_header_bytes)
+
+
+def _response(status: bytes, message: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\nconnection: close\r\n"
+        b"content-length: " + str(len(message)).encode() + b"\r\n\r\n" + message
+    )
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.limits = limits()
+        self._in_headers = True  # reading a request's headers (as opposed to a body or nothing)
+        self._header_bytes = 0
+        self._tail = b""  # last bytes seen, for a terminator split across reads
+        self._deadline: asyncio.TimerHandle | None = None
+
+    # -- timers ------------------------------------------------------------------------
+    def _arm(self, seconds: float, on_expiry: Any) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, on_expiry)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_too_slow(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def _body_too_slow(self) -> None:
+        self._deadline = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_started:
+            limit = self.limits.body_timeout_s
+            message = b'{"detail": "request body not received within body_timeout_s=%g"}' % limit
+            self.transport.write(_response(b"408 Request Timeout", message))
+            self.cycle.response_complete = True
+        self.transport.close()
+
+    # -- connection events ---------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.limits.header_timeout_s, self._headers_too_slow)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_headers:
+            seen = self._tail + data
+            end = seen.find(_END_OF_HEADERS)
+            header_part = len(data) if end < 0 else max(0, end + len(_END_OF_HEADERS) - len(self._tail))
+            self._header_bytes += header_part
+            if self._header_bytes > self.limits.max_header_bytes:
+                message = b'{"detail": "request headers exceed max_header_bytes=%d"}' % self.limits.max_header_bytes
+                self.transport.write(_response(b"431 Request Header Fields Too Large", message))
+                self.transport.close()
+                return
+            self._tail = seen[-3:] if end < 0 else b""
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._in_headers = False
+        self._header_bytes = 0
+        self._arm(self.limits.body_timeout_s, self._body_too_slow)
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()  # the whole request is in: what remains is the service's own time
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        self._in_headers = True
+        self._tail = b""
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm(self.limits.header_timeout_s, self._headers_too_slow)

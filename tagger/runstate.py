@@ -1,0 +1,152 @@
+"""What a training run keeps on disk besides the model: a staging directory beside the
+model directory, from which complete models are published, and the state of the last
+completed epoch, from which ``tagger train --resume DIR`` continues.
+
+A model directory only ever changes by being replaced whole: each better epoch is
+written complete (config, vocabulary, weights, metrics) into a fresh directory, which
+then takes the model directory's place by one atomic exchange (``renameat2``) where
+the file system has it, else by two renames, undone on the next start if a kill falls
+between them. So a killed (re)training leaves the previous model or the new one, never
+a mix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from tagger.checkpoint import read_json_object, write_json
+from tagger.errors import TaggerError
+
+RENAME_EXCHANGE = 2  # linux/fs.h
+AT_FDCWD = -100
+STATE_FILE = "state.json"
+
+
+def staging_dir(output: Path) -> Path:
+    return output.parent / f".{output.name}.training"
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories atomically; False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    done = renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE)
+    return bool(done == 0)
+
+
+def recover(output: Path) -> None:
+    """Finish a publication that a kill interrupted between its two renames."""
+    old = output.parent / f".{output.name}.old"
+    if not output.exists() and old.is_dir():
+        old.rename(output)
+    elif old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def publish(files: Path, output: Path) -> None:
+    """Make directory ``files`` the model directory ``output``, replacing it whole."""
+    if not output.exists():
+        files.rename(output)
+        return
+    if _exchange(files, output):
+        shutil.rmtree(files)
+        return
+    old = output.parent / f".{output.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    output.rename(old)
+    files.rename(output)
+    shutil.rmtree(old)
+
+
+def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    plain: dict[str, Any] = {"param_groups": state["param_groups"], "state": {}}
+    for index, values in state["state"].items():
+        plain["state"][str(index)] = {}
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"{index}.{key}"] = value.detach().cpu().contiguous()
+            else:
+                plain["state"][str(index)][key] = value
+    return tensors, plain
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {int(i): dict(v) for i, v in plain["state"].items()}
+    for name, tensor in tensors.items():
+        index, _, key = name.partition(".")
+        state.setdefault(int(index), {})[key] = tensor
+    return {"state": state, "param_groups": plain["param_groups"]}
+
+
+def save_epoch(
+    staging: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    rng: random.Random,
+    progress: dict[str, Any],
+) -> None:
+    """The state after a completed epoch: weights, optimizer, random generators, and
+    ``progress`` (epoch, history, best score...). ``state.json`` is written last, so it
+    only ever names files that are complete."""
+    weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    save_file(weights, str(staging / ".last.safetensors.tmp"))
+    os.replace(staging / ".last.safetensors.tmp", staging / "last.safetensors")
+    tensors, plain = _flatten_optimizer(optimizer.state_dict())
+    tensors["torch_rng"] = torch.get_rng_state()
+    save_file(tensors, str(staging / ".optimizer.safetensors.tmp"))
+    os.replace(staging / ".optimizer.safetensors.tmp", staging / "optimizer.safetensors")
+    state = {
+        **progress,
+        "optimizer": plain,
+        "rng": _jsonable(rng.getstate()),
+        "python_rng": _jsonable(random.getstate()),
+    }
+    write_json(staging / STATE_FILE, state)
+
+
+def load_epoch(
+    staging: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rng: random.Random
+) -> dict[str, Any]:
+    """Restore what ``save_epoch`` wrote; returns its ``progress``."""
+    if not (staging / STATE_FILE).is_file():
+        raise TaggerError(f"{staging}: no completed epoch to resume from")
+    state = read_json_object(staging / STATE_FILE)
+    model.load_state_dict(load_file(str(staging / "last.safetensors")))
+    tensors = load_file(str(staging / "optimizer.safetensors"))
+    torch.set_rng_state(tensors.pop("torch_rng"))
+    optimizer.load_state_dict(_unflatten_optimizer(tensors, state.pop("optimizer")))
+    rng.setstate(_tuples(state.pop("rng")))
+    random.setstate(_tuples(state.pop("python_rng")))
+    return state
+
+
+def _jsonable(value: Any) -> Any:
+    return [_jsonable(v) for v in value] if isinstance(value, (tuple, list)) else value
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def discard(staging: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(staging)
+
+
+def read_static(staging: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's config.json and vocab.json, as saved at its start."""
+    return read_json_object(staging / "config.json"), json.loads((staging / "vocab.json").read_text("utf-8"))
