@@ -5,6 +5,7 @@ one warm-up pass before /ready says yes, micro-batched inference, Prometheus met
 from __future__ import annotations
 
 import asyncio
+import copy
 import gc
 import json
 import logging
@@ -25,7 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.merging import Overloaded, RequestMerger
 from api.metrics import Metrics
-from api.schemas import EXAMPLE_TEXT, RESPONSE, ErrorOut, ModelInfo, TagRequest, TagResponse
+from api.schemas import EXAMPLE_TEXT, RESPONSE, ErrorOut, ModelInfo, TagRequest, TagResponse, state_limits
 from api.settings import Settings
 from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
@@ -235,6 +236,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     app.add_middleware(LimitsAndMetrics, state=state)
+    static_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = copy.deepcopy(static_openapi())
+        loaded = list(state.tagger.models) if state.tagger is not None else []
+        state_limits(schema, loaded, state.settings.max_texts, state.settings.max_chars)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -252,6 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     responses: dict[int | str, dict[str, Any]] = {
         400: {"model": ErrorOut, "description": "the body is not UTF-8 (the message names the byte and column)"},
         413: {"model": ErrorOut, "description": "body too large"},
+        415: {"model": ErrorOut, "description": "a content type other than application/json"},
         422: {"model": ErrorOut, "description": "invalid request or a limit exceeded"},
         503: {"model": ErrorOut, "description": "not ready or overloaded (see Retry-After)"},
     }

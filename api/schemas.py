@@ -4,14 +4,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic.json_schema import WithJsonSchema
 
 from tagger.document import TaggedDocument
 from tagger.io.validate import text_problem
 
 EXAMPLE_TEXT = "Angela Merkel visited Paris on Monday."
+
+
+def _without_null(schema: dict[str, Any]) -> None:
+    """A field's schema without its null alternative (null is refused)."""
+    options = [o for o in schema.pop("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
 
 
 class TagRequest(BaseModel):
@@ -20,21 +28,32 @@ class TagRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
+            # The rule the validator enforces, stated in the schema for clients and tools.
+            "oneOf": [{"required": ["text"]}, {"required": ["texts"]}, {"required": ["tokens"]}],
             "examples": [
                 {"text": EXAMPLE_TEXT},
                 {"texts": [EXAMPLE_TEXT, "The U.S. Army said so."], "models": ["ner-en-conll03"]},
                 {"tokens": [["John", "lives", "in", "Berlin", "."]]},
-            ]
+            ],
         },
     )
 
-    text: str | None = Field(None, description="one document")
-    texts: list[str] | None = Field(None, description="several documents")
-    tokens: list[list[str]] | None = Field(
+    # Absent rather than null: an explicit null is refused, and the schema shows no null.
+    text: str | None = Field(None, description="one document", json_schema_extra=_without_null)
+    texts: list[str] | None = Field(None, description="several documents", json_schema_extra=_without_null)
+    tokens: list[list[Annotated[str, WithJsonSchema({"type": "string", "minLength": 1})]]] | None = Field(
         None,
         description="pre-tokenized documents, one sentence each; offsets refer to the tokens joined by single spaces",
+        json_schema_extra=_without_null,
     )
-    models: list[str] | None = Field(None, description="model names (default: every loaded model)")
+    models: list[str] | None = Field(None, min_length=1, description="model names (default: every loaded model)")
+
+    @field_validator("text", "texts", "tokens", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        if value is None:  # only given values are validated: this null was sent
+            raise ValueError("must not be null (leave the field out instead)")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one_input(self) -> TagRequest:
@@ -125,3 +144,15 @@ class ModelInfo(BaseModel):
 
 class ErrorOut(BaseModel):
     detail: str | list[dict[str, object]]
+
+
+def state_limits(schema: dict[str, Any], models: list[str], max_texts: int, max_chars: int) -> None:
+    """Write the running service's own limits into its OpenAPI document: the loaded
+    model names and the per-request sizes, which a static schema cannot know."""
+    properties = schema["components"]["schemas"]["TagRequest"]["properties"]
+    if models:
+        properties["models"]["anyOf"][0]["items"]["enum"] = models
+    properties["text"]["maxLength"] = max_chars
+    properties["texts"]["maxItems"] = max_texts
+    properties["texts"]["items"]["maxLength"] = max_chars
+    properties["tokens"]["maxItems"] = max_texts

@@ -51,7 +51,7 @@ def serve(
     except SettingsError as exc:  # a list setting that is not JSON, e.g. TAGGER_MODELS=notjson
         field = str(exc).split('"')[1] if '"' in str(exc) else "a list setting"
         raise TaggerError(
-            f"invalid setting TAGGER_{field.upper()}: expected a JSON list, e.g. '[\"models/ner\"]'"
+            f"invalid setting TAGGER_{field.upper()}: expected a JSON list, e.g. '[\"models/ner-en-conll03\"]'"
         ) from None
     options = {
         "host": host,

@@ -59,3 +59,30 @@ def test_embedding_table_is_half_precision(model_dir: Path) -> None:
     state = load_file(str(model_dir / "model.safetensors"))
     assert str(state["word_embed.weight"].dtype) == "torch.float16"
     assert str(state["emit.weight"].dtype) == "torch.float32"
+
+
+def test_metrics_that_are_not_an_object_are_a_clear_error(model_dir: Path) -> None:
+    (model_dir / "metrics.json").write_text("[1, 2]")
+    with pytest.raises(ModelDirError, match=r"metrics.json: expected a JSON object, found list"):
+        checkpoint.load(model_dir)
+
+
+def test_weights_linked_from_outside_the_directory_are_refused(model_dir: Path, tmp_path: Path) -> None:
+    outside = tmp_path / "elsewhere.safetensors"
+    (model_dir / "model.safetensors").rename(outside)
+    (model_dir / "model.safetensors").symlink_to(outside)
+    with pytest.raises(ModelDirError, match=r"model.safetensors: links outside its model directory"):
+        checkpoint.load(model_dir)
+
+
+def test_a_config_asking_for_huge_layers_fails_on_shapes_before_allocating(model_dir: Path) -> None:
+    import resource
+
+    config = json.loads((model_dir / "config.json").read_text())
+    config["model"]["hidden_size"] = 8192
+    config["model"]["num_layers"] = 16  # about 70 GB of LSTM weights if it were built
+    (model_dir / "config.json").write_text(json.dumps(config))
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    with pytest.raises(ModelDirError, match=r"weights do not match config.json/vocab.json"):
+        checkpoint.load(model_dir)
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000  # kB

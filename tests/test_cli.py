@@ -189,3 +189,77 @@ def test_an_empty_record_is_an_empty_document_in_tag_and_the_service(tmp_path: P
 
 def test_an_empty_corpus_is_an_error_for_evaluate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _evaluate(tmp_path, b"", capsys).endswith("in.conll:1: no sentences found")
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def _start_long_tag(tmp_path: Path) -> tuple[subprocess.Popen[bytes], Path, list[int]]:
+    source = tmp_path / "in.txt"
+    source.write_text("".join(f"Document {i}: Angela Merkel met Bob in Paris.\n" for i in range(40_000)))
+    out = tmp_path / "out.jsonl"
+    cmd = [sys.executable, "-m", "tagger", "tag", str(source), "--input-format", "lines", "--workers", "2"]
+    proc = subprocess.Popen([*cmd, "--model", str(NER), "-o", str(out), "--quiet"], stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while (not out.exists() or out.stat().st_size == 0) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(proc.pid)
+    assert proc.poll() is None and len(workers) >= 2, "the run ended before it could be stopped"
+    return proc, out, workers
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_tag_stops_cleanly_on_sigterm_keeping_whole_documents(tmp_path: Path, signum: int) -> None:
+    proc, out, workers = _start_long_tag(tmp_path)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert b"stopped by SIG" in err and b"Traceback" not in err
+    lines = out.read_text().splitlines()
+    ids = [json.loads(line)["sentences"][0][1]["text"] for line in lines]  # every line a whole record
+    assert ids == [str(i) for i in range(len(ids))] and 0 < len(ids) < 40_000
+    deadline = time.monotonic() + 10
+    while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(w) for w in workers)
+
+
+def test_tag_workers_die_when_the_parent_is_killed(tmp_path: Path) -> None:
+    proc, _, workers = _start_long_tag(tmp_path)
+    proc.kill()
+    proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while not all(_gone(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(_gone(w) for w in workers), "orphaned tagging workers"
+
+
+def test_a_line_longer_than_a_document_is_reported_in_tag(tmp_path: Path) -> None:
+    done = _tag(tmp_path, b"fine\n" + b"a " * 60_000 + b"\n", "lines")
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith(
+        "in.lines:2: document has 120000 characters; limit 100000 " + ("(split it, or tag it as --input-format text)")
+    )
+
+
+def test_serve_with_a_models_setting_that_is_not_json_is_a_one_line_error() -> None:
+    env = {**__import__("os").environ, "TAGGER_MODELS": "notjson"}
+    done = subprocess.run(
+        [sys.executable, "-m", "tagger", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        "error: invalid setting TAGGER_MODELS: expected a JSON list, e.g. '[\"models/ner-en-conll03\"]'"
+    )

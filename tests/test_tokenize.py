@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -260,3 +261,32 @@ def test_explain_names_the_rule() -> None:
         ("***", "punct_run"),
         ("ok", "word"),
     ]
+
+
+# Long runs of what rules scan for: each would make a rule with an unbounded scan from
+# every position (or a backtracking look-ahead) quadratic in the length.
+ADVERSARIAL_UNITS = [" ", ".", "+", "@", "-", "1", "a+", "a@", "a-", "a.", "Mr. ", "www.", "A. ", "'", "aé東カ١ "]
+ADVERSARIAL_EDGES = ["", "Mr.", "No.", "a", "www.", "@", "#", "x", "Inc.", "'"]
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.sampled_from(ADVERSARIAL_EDGES),
+    st.one_of(st.sampled_from(ADVERSARIAL_UNITS), st.text(min_size=1, max_size=3)),
+    st.sampled_from(ADVERSARIAL_EDGES),
+)
+def test_tokenizing_adversarial_text_takes_linear_time(head: str, unit: str, tail: str) -> None:
+    """50,000 characters take milliseconds when linear and tens of seconds when
+    quadratic: the bound leaves room for a slow, busy machine and none for n squared."""
+    text = head + unit * (50_000 // len(unit)) + tail
+    started = time.perf_counter()
+    tokens = [t for s in tokenize(text) for t in s]
+    assert time.perf_counter() - started < 3.0
+    assert all(text[t.start : t.end] == t.text for t in tokens[:100])
+
+
+@pytest.mark.parametrize("text", ["Mr." + " " * 99_990 + "x", "a+" * 50_000])
+def test_the_reported_quadratic_inputs_are_fast(text: str) -> None:
+    started = time.perf_counter()
+    tokenize(text)
+    assert time.perf_counter() - started < 3.0  # 76.7 s for the first before the fix

@@ -136,3 +136,95 @@ def test_train_runs_outside_the_main_thread(ner_file: Path, tmp_path: Path) -> N
     worker.start()
     worker.join(timeout=120)
     assert results and results[0].best_epoch == 1
+
+
+def test_a_malformed_tag_in_a_bio_corpus_is_an_error_with_its_line(tmp_path: Path) -> None:
+    from tagger.errors import CorpusError
+    from tests.conftest import NER_TRAIN
+
+    path = tmp_path / "train.txt"
+    path.write_text(NER_TRAIN.replace("Berlin NNP B-NP B-LOC", "Berlin NNP B-NP Z-LOC"), encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"train.txt:13: 'Z-LOC' is not a BIO tag"):
+        train(path, path, tmp_path / "m", tiny_config(), log=lambda _: None, progress=False)
+    path.write_text(NER_TRAIN.replace("B-MISC", "B-"), encoding="utf-8")
+    with pytest.raises(CorpusError, match=r"train.txt:5: 'B-' is not a BIO tag"):
+        train(path, path, tmp_path / "m", tiny_config(), log=lambda _: None, progress=False)
+
+
+def test_resume_continues_exactly_where_the_run_stopped(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 6
+    config.train.patience = 6
+    whole = train(ner_file, ner_file, tmp_path / "whole", config, log=lambda _: None, progress=False)
+    calls: list[str] = []
+
+    def stop_after_three() -> bool:
+        return len([c for c in calls if c.startswith("epoch")]) == 3
+
+    first = train(
+        ner_file, ner_file, tmp_path / "m", config, log=calls.append, progress=False, should_stop=stop_after_three
+    )
+    assert first.interrupted and len(first.history) == 3
+    from tagger.train import resume_arguments
+
+    train_path, dev_path, saved, embeddings = resume_arguments(tmp_path / "m")
+    rest = train(
+        train_path, dev_path, tmp_path / "m", saved, embeddings, log=lambda _: None, progress=False, resume=True
+    )
+    assert [h["epoch"] for h in rest.history] == list(range(1, 7))
+    assert [h["loss"] for h in rest.history] == pytest.approx([h["loss"] for h in whole.history], rel=1e-6)
+    assert not (tmp_path / ".m.training").exists()  # a finished run leaves nothing to resume
+
+
+def test_a_killed_retrain_leaves_the_previous_model_loadable(ner_file: Path, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    config = tiny_config()
+    config.train.epochs = 2
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir() if p.name != "README.md"}
+    big = tmp_path / "big.txt"
+    big.write_text(ner_file.read_text() * 300, encoding="utf-8")
+    cmd = [
+        sys.executable,
+        "-m",
+        "tagger",
+        "train",
+        "--train",
+        str(big),
+        "--dev",
+        str(big),
+        "--output",
+        str(tmp_path / "m"),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--hidden-size", "64", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / ".m.training" / "config.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.kill()  # before its first epoch ends
+    proc.wait(timeout=10)
+    after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir() if p.name != "README.md"}
+    assert after == before
+    checkpoint.load(tmp_path / "m")
+
+
+def test_publishing_replaces_a_model_directory_whole(tmp_path: Path) -> None:
+    from tagger import runstate
+
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "a").write_text("new")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "a").write_text("old")
+    (tmp_path / "m" / "stale").write_text("old")
+    runstate.publish(tmp_path / "new", tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["a"] and (tmp_path / "m" / "a").read_text() == "new"
+    assert not (tmp_path / "new").exists()
+    # A kill between the two renames of the fallback leaves the old model aside: recovered.
+    (tmp_path / ".m.old").mkdir()
+    (tmp_path / "m").rename(tmp_path / "elsewhere")
+    runstate.recover(tmp_path / "m")
+    assert (tmp_path / "m").is_dir() and not (tmp_path / ".m.old").exists()

@@ -171,8 +171,10 @@ def test_not_ready_until_models_load(tmp_path: object) -> None:
                 break
             time.sleep(0.02)
         r = c.get("/ready")
-        assert r.status_code == 503 and "no such model directory" in r.json()["detail"]
+        assert r.status_code == 503
+        assert r.json()["detail"] == "models failed to load: model: no such model directory"  # no server path
         assert c.get("/health").status_code == 200
+        assert "/nonexistent" not in c.get("/models").text
         r = c.post("/tag", json={"text": "a"})
         assert r.status_code == 503 and r.headers["retry-after"] == "1"
 
@@ -225,3 +227,13 @@ def test_model_selection_is_canonical(client: TestClient) -> None:
     b = client.post("/tag", json={"text": "Paris"}).json()
     assert a["models"] == [NER, POS]
     assert a["documents"] == b["documents"]
+
+
+def test_openapi_states_what_the_service_does(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    metrics = spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]
+    assert list(metrics) == ["text/plain"]
+    request = spec["components"]["schemas"]["TagRequest"]
+    assert request["oneOf"] == [{"required": ["text"]}, {"required": ["texts"]}, {"required": ["tokens"]}]
+    documented = spec["paths"]["/tag"]["post"]["responses"]
+    assert {"200", "400", "413", "415", "422", "503"} <= set(documented)
