@@ -114,8 +114,6 @@ class Tagger:
     def device(self) -> torch.device:
         return self.labeler.device
 
-    prepare = staticmethod(prepare)
-
     def tag(
         self, documents: Sequence[str | Sequence[str]], models: Sequence[str] | None = None
     ) -> list[TaggedDocument]:

@@ -210,21 +210,3 @@ def test_a_killed_retrain_leaves_the_previous_model_loadable(ner_file: Path, tmp
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir() if p.name != "README.md"}
     assert after == before
     checkpoint.load(tmp_path / "m")
-
-
-def test_publishing_replaces_a_model_directory_whole(tmp_path: Path) -> None:
-    from tagger import runstate
-
-    (tmp_path / "new").mkdir()
-    (tmp_path / "new" / "a").write_text("new")
-    (tmp_path / "m").mkdir()
-    (tmp_path / "m" / "a").write_text("old")
-    (tmp_path / "m" / "stale").write_text("old")
-    runstate.publish(tmp_path / "new", tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["a"] and (tmp_path / "m" / "a").read_text() == "new"
-    assert not (tmp_path / "new").exists()
-    # A kill between the two renames of the fallback leaves the old model aside: recovered.
-    (tmp_path / ".m.old").mkdir()
-    (tmp_path / "m").rename(tmp_path / "elsewhere")
-    runstate.recover(tmp_path / "m")
-    assert (tmp_path / "m").is_dir() and not (tmp_path / ".m.old").exists()
