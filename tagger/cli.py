@@ -122,7 +122,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         config.data.format = args.format
     if args.tag_column is not None:
         config.data.tag_column = args.tag_column
-    result = evaluate(labeler, loaded.name, load_data(args.file, config))
+    result = evaluate(labeler, loaded.name, load_data(args.file, config), args.casing)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
+    p.add_argument(
+        "--casing", choices=["as-is", "lower", "upper"], default="as-is", help="re-case every token before tagging"
+    )
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("info", help="print a model card's facts")

@@ -65,6 +65,9 @@ class TrainConfig:
     patience: Positive = 10  # epochs without dev improvement before stopping
     seed: int = 1
     word_dropout: Probability = 0.05  # replace words by <unk> during training
+    # Share of training sentences shown all lower-case or all upper-case (half each),
+    # drawn anew each epoch: robustness to text that carries no case information.
+    case_augment: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch threads; 0 leaves torch's default
     max_pretrained: Annotated[int, Field(ge=0)] = 100_000  # most frequent pretrained words kept
     min_count: Positive = 2  # training words without a pretrained vector kept when this frequent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from seqeval.metrics import classification_report
 from seqeval.scheme import IOB2
@@ -54,9 +54,15 @@ def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], spans: b
     return result
 
 
-def evaluate(labeler: Labeler, model_name: str, sentences: Sequence[Sentence]) -> dict[str, Any]:
+Casing = Literal["as-is", "lower", "upper"]
+
+
+def evaluate(
+    labeler: Labeler, model_name: str, sentences: Sequence[Sentence], casing: Casing = "as-is"
+) -> dict[str, Any]:
     """Tag ``sentences`` with one model (sentences of one document are each other's
-    context) and score against their gold tags."""
+    context) and score against their gold tags; ``casing`` re-cases every token first,
+    to measure how the model does on text without case information."""
     loaded = labeler.models[model_name]
     spans = loaded.label_scheme != TagScheme.NONE
     gold = [s.tags for s in sentences]
@@ -65,7 +71,9 @@ def evaluate(labeler: Labeler, model_name: str, sentences: Sequence[Sentence]) -
         gold = [convert(t, source, OUTPUT_SCHEME) for t in gold]
     start = time.perf_counter()
     documents = [s.document for s in sentences]
-    predicted = labeler.label([s.tokens for s in sentences], [model_name], documents)[model_name]
+    recase = {"as-is": lambda t: t, "lower": str.lower, "upper": str.upper}[casing]
+    tokens = [[recase(t) for t in s.tokens] for s in sentences]
+    predicted = labeler.label(tokens, [model_name], documents)[model_name]
     elapsed = time.perf_counter() - start
     result = score(gold, [[t.label for t in sent] for sent in predicted], spans)
     result["sentences"] = len(sentences)

@@ -65,6 +65,17 @@ def _target_scheme(source: TagScheme, config: Config) -> TagScheme:
     return TagScheme(config.train.tag_scheme)
 
 
+def recase(tokens: list[str], rng: random.Random, share: float) -> list[str]:
+    """The sentence all lower-case with probability ``share / 2``, all upper-case with
+    probability ``share / 2``, else as it is."""
+    draw = rng.random()
+    if draw < share / 2:
+        return [t.lower() for t in tokens]
+    if draw < share:
+        return [t.upper() for t in tokens]
+    return tokens
+
+
 def training_examples(
     sentences: Sequence[Sentence], tags: Sequence[list[str]], context: int
 ) -> tuple[list[list[str]], list[list[str]]]:
@@ -205,9 +216,10 @@ def train(
             total_loss = 0.0
             bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
             for step, idx in enumerate(bar, start=1):
-                batch = encode(
-                    [examples[i] for i in idx], vocab, config.model.max_word_chars, [example_tags[i] for i in idx]
-                )
+                tokens = [examples[i] for i in idx]
+                if tc.case_augment > 0:
+                    tokens = [recase(t, rng, tc.case_augment) for t in tokens]
+                batch = encode(tokens, vocab, config.model.max_word_chars, [example_tags[i] for i in idx])
                 if tc.word_dropout > 0:
                     drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
                     batch.words = batch.words.masked_fill(drop, 1)

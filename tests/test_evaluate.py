@@ -127,3 +127,17 @@ def test_evaluate_pos_model_scores_accuracy() -> None:
     assert result["accuracy"] in (0.0, 0.25, 0.5, 0.75, 1.0)
     assert "micro" not in result
     assert (result["sentences"], result["tokens"]) == (1, 4)
+
+
+def test_evaluate_recases_tokens_when_asked() -> None:
+    from tagger.corpus import Sentence
+    from tagger.labeler import Labeler
+    from tests.conftest import MODELS
+
+    labeler = Labeler.load(MODELS / "ner-en-conll03", device="cpu")
+    sentences = [Sentence(["Angela", "Merkel", "visited", "Paris", "."], ["B-PER", "I-PER", "O", "B-LOC", "O"])]
+    for casing, change in (("lower", str.lower), ("upper", str.upper)):
+        recased = [Sentence([change(t) for t in s.tokens], s.tags) for s in sentences]
+        by_flag = evaluate(labeler, "ner-en-conll03", sentences, casing=casing)  # type: ignore[arg-type]
+        by_hand = evaluate(labeler, "ner-en-conll03", recased)
+        assert {k: by_flag[k] for k in ("micro", "accuracy")} == {k: by_hand[k] for k in ("micro", "accuracy")}

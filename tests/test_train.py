@@ -210,3 +210,26 @@ def test_a_killed_retrain_leaves_the_previous_model_loadable(ner_file: Path, tmp
     after = {p.name: p.read_bytes() for p in (tmp_path / "m").iterdir() if p.name != "README.md"}
     assert after == before
     checkpoint.load(tmp_path / "m")
+
+
+def test_recase_lowers_or_uppers_the_given_share_of_sentences() -> None:
+    import random
+
+    from tagger.train import recase
+
+    rng = random.Random(0)
+    sentence = ["Angela", "Merkel", "visited", "Paris"]
+    seen = [tuple(recase(sentence, rng, 0.4)) for _ in range(2000)]
+    lower, upper = tuple(t.lower() for t in sentence), tuple(t.upper() for t in sentence)
+    assert 0.17 < seen.count(lower) / 2000 < 0.23 and 0.17 < seen.count(upper) / 2000 < 0.23
+    assert seen.count(tuple(sentence)) + seen.count(lower) + seen.count(upper) == 2000
+    assert all(recase(sentence, rng, 0.0) == sentence for _ in range(100))
+
+
+def test_case_augmentation_is_saved_and_trains(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 3
+    config.train.case_augment = 0.5
+    result = train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    assert result.best_epoch >= 1
+    assert checkpoint.load(tmp_path / "m").config.train.case_augment == 0.5
