@@ -94,6 +94,21 @@ def write_card(directory: Path) -> None:
             lines.append(
                 f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |"
             )
+    fit = metrics.get("final_fit")
+    if isinstance(fit, dict):
+        lines += [
+            "",
+            "## Final fit: dev was trained on",
+            "",
+            f"This model was trained on train **and dev** for {fit['epochs']} epochs, the best epoch of the "
+            f"selection run `{fit['selection']}`, with the same configuration. The dev scores above are on "
+            "data it was trained on and estimate nothing; the estimate is the selection run's dev score: "
+            f"**{fit['selection_dev']:.4f}**.",
+        ]
+    averaged = metrics.get("averaged")
+    if isinstance(averaged, dict):
+        kept = "kept" if averaged.get("kept") else "not kept (the best epoch scored higher)"
+        lines += ["", f"Weights averaged over epochs {averaged['epochs']}: dev {averaged['dev_score']:.4f}, {kept}."]
     seeds = f["seeds"]
     if seeds:
         values = [s["dev_main"] for s in seeds]

@@ -51,11 +51,15 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
 
 def _config_from_args(args: argparse.Namespace) -> Config:
     config = load_config(args.config) if args.config else Config()
+    _apply_flags(config, args)
+    return config
+
+
+def _apply_flags(config: Config, args: argparse.Namespace) -> None:
     for key, value in vars(args).items():
         if key.startswith("cfg__") and value is not None:
             _, section, name = key.split("__")
             set_field(config, f"{section}.{name}", value, "command line")
-    return config
 
 
 @contextlib.contextmanager
@@ -75,9 +79,10 @@ def _sigterm_flag() -> Iterator[list[bool]]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from tagger.device import set_threads
-    from tagger.train import resume_arguments, train
+    from tagger.train import final_fit_from, resume_arguments, train
 
     command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    final_fit = None
     if args.resume:
         train_path, dev_path, config, embeddings = resume_arguments(args.resume)
         output = args.resume
@@ -87,6 +92,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise TaggerError(f"tagger train needs {', '.join('--' + m for m in missing)} (or --resume DIR)")
         train_path, dev_path, output = args.train, args.dev, args.output
         config, embeddings = _config_from_args(args), args.embeddings
+        if args.final_fit:  # the selection run's configuration, the flags given here on top
+            final_fit, config = final_fit_from(args.final_fit)
+            _apply_flags(config, args)
     set_threads(config.train.threads)
     with _sigterm_flag() as terminated:
         result = train(
@@ -100,6 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             progress=not args.quiet,
             should_stop=lambda: terminated[0],
             resume=bool(args.resume),
+            final_fit=final_fit,
         )
     if result.best_epoch == 0:
         print("error: training stopped before the first epoch finished; nothing saved", file=sys.stderr)
@@ -237,6 +246,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dev", help="dev corpus (early stopping, model selection)")
     p.add_argument("--output", help="model directory to write (replaced whole, only by a better epoch)")
     p.add_argument("--resume", metavar="DIR", help="continue the interrupted training into DIR from its last epoch")
+    p.add_argument(
+        "--final-fit",
+        metavar="SELECTION_DIR",
+        help="train on --train and --dev together for the best epoch count of the finished run SELECTION_DIR, "
+        "with its configuration; the card reports that run's dev score",
+    )
     p.add_argument("--embeddings", help="GloVe-format vectors (.txt or .txt.gz)")
     p.add_argument("--config", help="JSON, TOML or YAML config file")
     p.add_argument("--licence", default="", help="data licence, stated in the model card")

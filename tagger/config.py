@@ -68,6 +68,9 @@ class TrainConfig:
     # Share of training sentences shown all lower-case or all upper-case (half each),
     # drawn anew each epoch: robustness to text that carries no case information.
     case_augment: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    # Average the weights of the last N epochs at the end (0 or 1: off); kept when its
+    # dev score is at least the best epoch's, and always in a final fit.
+    average_last: Annotated[int, Field(ge=0, le=20)] = 0
     threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch threads; 0 leaves torch's default
     max_pretrained: Annotated[int, Field(ge=0)] = 100_000  # most frequent pretrained words kept
     min_count: Positive = 2  # training words without a pretrained vector kept when this frequent

@@ -15,9 +15,11 @@ best epoch so far, written atomically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import shutil
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,10 +114,13 @@ def train(
     progress: bool = True,
     should_stop: Callable[[], bool] = lambda: False,
     resume: bool = False,
+    final_fit: FinalFit | None = None,
 ) -> TrainResult:
     """Train a model directory; ``config`` is not modified (the saved copy records the
     width of ``embeddings``). With ``resume``, continue the interrupted run into
-    ``output`` from its last completed epoch (see ``resume_arguments``)."""
+    ``output`` from its last completed epoch (see ``resume_arguments``). With
+    ``final_fit``, train on train + dev for the epochs a selection run chose, without
+    early stopping (see ``final_fit_from``)."""
     config = config.copy()
     tc = config.train
     device = pick_device(tc.device)
@@ -129,6 +134,10 @@ def train(
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
     check_bio_tags(train_set)
     check_bio_tags(dev_set)
+    if final_fit is not None:
+        tc.epochs = final_fit.epochs
+        first = max((s.document for s in train_set), default=0) + 1  # dev documents stay apart
+        train_set = train_set + [dataclasses.replace(s, document=s.document + first) for s in dev_set]
     source = detect_scheme([s.tags for s in train_set])
     task = "pos" if source == TagScheme.NONE else "ner"
     for name, sents in (("train", train_set), ("dev", dev_set)):
@@ -204,6 +213,7 @@ def train(
         )
         card_info = state["data"]
         log(f"resuming after epoch {done} (best dev {best_score:.4f} at epoch {best_epoch})")
+    recent: deque[dict[str, torch.Tensor]] = deque(maxlen=max(tc.average_last, 1))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
     for _ in range(done):  # the learning rate the next epoch would have had
         schedule.step()
@@ -252,7 +262,10 @@ def train(
                 "lr": optimizer.param_groups[0]["lr"],
             }
             history.append(record)
-            improved = dev["main"] > best_score
+            if tc.average_last > 1:
+                recent.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+            # A final fit has no held-out data to select on: every epoch is the newest model.
+            improved = final_fit is not None or dev["main"] > best_score
             if improved:
                 best_score, best_epoch, stale = dev["main"], epoch, 0
                 _publish(model, staging, output, {"history": history, "best_epoch": best_epoch})
@@ -276,6 +289,18 @@ def train(
 
     if best_epoch == 0:
         return TrainResult(output, 0, best_score, history, interrupted)
+    averaged = None
+    if len(recent) > 1 and not interrupted:
+        _average_into(model, recent)
+        averaged_dev = evaluate(labeler, loaded.name, dev_set)["main"]
+        averaged = {"epochs": [h["epoch"] for h in history[-len(recent) :]], "dev_score": averaged_dev}
+        if final_fit is not None or averaged_dev >= best_score:
+            log(f"weights averaged over the last {len(recent)} epochs: dev {averaged_dev:.4f} (kept)")
+            _publish(model, staging, output, {"history": history, "best_epoch": best_epoch})
+            averaged["kept"] = True
+        else:
+            log(f"weights averaged over the last {len(recent)} epochs: dev {averaged_dev:.4f} (best epoch kept)")
+            averaged["kept"] = False
     # Score what was saved (float16 embeddings included), so the card matches `tagger evaluate`.
     saved = checkpoint.load(output, device)
     final = evaluate(Labeler([saved], device), saved.name, dev_set)
@@ -291,6 +316,9 @@ def train(
         "data": card_info,
         "seed": tc.seed,
         "interrupted": interrupted,
+        "averaged": averaged,
+        "trained_on_dev": final_fit is not None,
+        "final_fit": None if final_fit is None else dataclasses.asdict(final_fit),
     }
     checkpoint.write_json(output / "metrics.json", metrics)
     write_curves(history, output / "training_curves.png")
@@ -298,6 +326,40 @@ def train(
     if not interrupted:
         runstate.discard(staging)  # kept after an interruption, for --resume
     return TrainResult(output, best_epoch, best_score, history, interrupted)
+
+
+@dataclass(frozen=True)
+class FinalFit:
+    """What a final fit takes from its selection run."""
+
+    selection: str  # the selection run's model directory
+    epochs: int  # its best epoch: the final fit trains exactly this long
+    selection_dev: float  # its dev score, the estimate the final model's card reports
+
+
+def final_fit_from(selection: str | Path) -> tuple[FinalFit, Config]:
+    """The epochs and dev score of a finished selection run, and its configuration."""
+    path = Path(selection)
+    metrics = read_json_object(path / "metrics.json")
+    raw = read_json_object(path / "config.json")
+    if not isinstance(metrics.get("best_epoch"), int) or not isinstance(metrics.get("dev"), dict):
+        raise TaggerError(f"{path}: not a finished training run (metrics.json has no best_epoch and dev scores)")
+    if metrics.get("trained_on_dev"):
+        raise TaggerError(f"{path}: is itself a final fit; give the selection run it came from")
+    config = Config.from_dict({k: raw[k] for k in ("model", "train", "data")}, str(path / "config.json"))
+    fit = FinalFit(str(path), int(metrics["best_epoch"]), float(metrics["dev"]["main"]))
+    return fit, config
+
+
+def _average_into(model: torch.nn.Module, states: Sequence[dict[str, torch.Tensor]]) -> None:
+    """Load the mean of ``states`` into ``model`` (integer buffers from the last state)."""
+    mean = {}
+    for key, last in states[-1].items():
+        if last.is_floating_point():
+            mean[key] = torch.stack([s[key] for s in states]).mean(0)
+        else:
+            mean[key] = last
+    model.load_state_dict(mean)
 
 
 def _publish(model: torch.nn.Module, staging: Path, output: Path, metrics: dict[str, Any]) -> None:

@@ -233,3 +233,36 @@ def test_case_augmentation_is_saved_and_trains(ner_file: Path, tmp_path: Path) -
     result = train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
     assert result.best_epoch >= 1
     assert checkpoint.load(tmp_path / "m").config.train.case_augment == 0.5
+
+
+def test_weight_averaging_is_scored_and_recorded(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.epochs = 5
+    config.train.patience = 5
+    config.train.average_last = 3
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["averaged"]["epochs"] == [3, 4, 5] and isinstance(metrics["averaged"]["kept"], bool)
+    assert "Weights averaged over epochs [3, 4, 5]" in (tmp_path / "m" / "README.md").read_text()
+    checkpoint.load(tmp_path / "m")
+
+
+def test_final_fit_trains_on_train_and_dev_for_the_selected_epochs(ner_file: Path, tmp_path: Path) -> None:
+    from tagger.cli import main
+    from tests.conftest import NER_TRAIN
+
+    config = tiny_config()
+    config.train.epochs = 4
+    config.train.patience = 4
+    selection = train(ner_file, ner_file, tmp_path / "sel", config, log=lambda _: None, progress=False)
+    dev = tmp_path / "dev.txt"
+    dev.write_text(NER_TRAIN.replace("Berlin", "Paris"), encoding="utf-8")
+    args = ["train", "--train", str(ner_file), "--dev", str(dev), "--output", str(tmp_path / "fit"), "--quiet"]
+    assert main([*args, "--final-fit", str(tmp_path / "sel")]) == 0
+    metrics = json.loads((tmp_path / "fit" / "metrics.json").read_text())
+    assert metrics["trained_on_dev"] is True and metrics["epochs_run"] == selection.best_epoch
+    assert metrics["final_fit"]["selection_dev"] == pytest.approx(selection.best_score, abs=1e-9)
+    assert "paris" in checkpoint.load(tmp_path / "fit").vocab.word_index  # dev words were trained on
+    card = (tmp_path / "fit" / "README.md").read_text()
+    assert "## Final fit: dev was trained on" in card and f"**{selection.best_score:.4f}**" in card
+    assert main([*args, "--final-fit", str(tmp_path / "fit")]) == 2  # a final fit is no selection run
