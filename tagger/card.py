@@ -94,6 +94,13 @@ def write_card(directory: Path) -> None:
             lines.append(
                 f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | {row['support']} |"
             )
+    holdout = metrics.get("holdout")
+    if isinstance(holdout, dict):
+        lines += [
+            "",
+            f"Held-out slice of train (the last {holdout['share']:.0%} of its documents, {holdout['sentences']} "
+            f"sentences, never trained or tuned on): **{holdout['main']:.4f}**.",
+        ]
     fit = metrics.get("final_fit")
     if isinstance(fit, dict):
         lines += [

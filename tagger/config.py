@@ -71,6 +71,9 @@ class TrainConfig:
     # Average the weights of the last N epochs at the end (0 or 1: off); kept when its
     # dev score is at least the best epoch's, and always in a final fit.
     average_last: Annotated[int, Field(ge=0, le=20)] = 0
+    # Last share of the training documents held out of training and never tuned on:
+    # scored at the end beside dev, as a second check of how the recipe generalises.
+    holdout_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch threads; 0 leaves torch's default
     max_pretrained: Annotated[int, Field(ge=0)] = 100_000  # most frequent pretrained words kept
     min_count: Positive = 2  # training words without a pretrained vector kept when this frequent

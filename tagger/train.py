@@ -67,6 +67,19 @@ def _target_scheme(source: TagScheme, config: Config) -> TagScheme:
     return TagScheme(config.train.tag_scheme)
 
 
+def split_holdout(sentences: list[Sentence], share: float) -> tuple[list[Sentence], list[Sentence]]:
+    """(training part, held-out part): the held-out part is the last ``share`` of the
+    documents (whole documents, so no document is on both sides)."""
+    if share <= 0:
+        return sentences, []
+    documents = sorted({s.document for s in sentences})
+    keep = documents[: len(documents) - max(1, round(share * len(documents)))]
+    if not keep:
+        raise TaggerError(f"holdout_share={share} leaves no training document ({len(documents)} in all)")
+    kept = set(keep)
+    return [s for s in sentences if s.document in kept], [s for s in sentences if s.document not in kept]
+
+
 def recase(tokens: list[str], rng: random.Random, share: float) -> list[str]:
     """The sentence all lower-case with probability ``share / 2``, all upper-case with
     probability ``share / 2``, else as it is."""
@@ -134,6 +147,7 @@ def train(
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
     check_bio_tags(train_set)
     check_bio_tags(dev_set)
+    train_set, holdout_set = split_holdout(train_set, tc.holdout_share)
     if final_fit is not None:
         tc.epochs = final_fit.epochs
         first = max((s.document for s in train_set), default=0) + 1  # dev documents stay apart
@@ -304,6 +318,7 @@ def train(
     # Score what was saved (float16 embeddings included), so the card matches `tagger evaluate`.
     saved = checkpoint.load(output, device)
     final = evaluate(Labeler([saved], device), saved.name, dev_set)
+    holdout = evaluate(Labeler([saved], device), saved.name, holdout_set) if holdout_set else None
     metrics = {
         "task": task,
         "dev": final,
@@ -317,6 +332,7 @@ def train(
         "seed": tc.seed,
         "interrupted": interrupted,
         "averaged": averaged,
+        "holdout": None if holdout is None else {"share": tc.holdout_share, "sentences": len(holdout_set), **holdout},
         "trained_on_dev": final_fit is not None,
         "final_fit": None if final_fit is None else dataclasses.asdict(final_fit),
     }

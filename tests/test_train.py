@@ -266,3 +266,30 @@ def test_final_fit_trains_on_train_and_dev_for_the_selected_epochs(ner_file: Pat
     card = (tmp_path / "fit" / "README.md").read_text()
     assert "## Final fit: dev was trained on" in card and f"**{selection.best_score:.4f}**" in card
     assert main([*args, "--final-fit", str(tmp_path / "fit")]) == 2  # a final fit is no selection run
+
+
+def test_split_holdout_keeps_whole_documents_apart() -> None:
+    from tagger.corpus import Sentence
+    from tagger.train import split_holdout
+
+    sentences = [Sentence([f"w{i}"], ["O"], document=i // 3) for i in range(30)]  # 10 documents
+    kept, held = split_holdout(sentences, 0.2)
+    assert {s.document for s in held} == {8, 9} and {s.document for s in kept} == set(range(8))
+    assert split_holdout(sentences, 0.0) == (sentences, [])
+
+
+def test_the_holdout_score_is_reported_beside_dev(tmp_path: Path) -> None:
+    from tests.conftest import NER_TRAIN
+
+    data = tmp_path / "train.txt"
+    data.write_text((NER_TRAIN + "\n") * 10, encoding="utf-8")  # ten -DOCSTART- documents
+    config = tiny_config()
+    config.train.epochs = 2
+    config.train.holdout_share = 0.2
+    train(data, data, tmp_path / "m", config, log=lambda _: None, progress=False)
+    metrics = json.loads((tmp_path / "m" / "metrics.json").read_text())
+    assert metrics["holdout"]["sentences"] == 6 and 0.0 <= metrics["holdout"]["main"] <= 1.0
+    assert (
+        "Held-out slice of train (the last 20% of its documents, 6 sentences"
+        in (tmp_path / "m" / "README.md").read_text()
+    )
