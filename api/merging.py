@@ -95,6 +95,7 @@ class RequestMerger:
         with self._cond:
             if self._stopping:
                 raise Overloaded("server is shutting down")
+            self._drop_cancelled()
             if len(self._pending) >= self._max_queue:
                 raise Overloaded(f"{len(self._pending)} requests already queued")
             self._pending.append(job)
@@ -116,7 +117,10 @@ class RequestMerger:
 
     def _take(self) -> list[_Job] | None:
         with self._cond:
-            while not self._pending and not self._stopping:
+            while True:
+                self._drop_cancelled()
+                if self._pending or self._stopping:
+                    break
                 self._cond.wait()
             if self._stopping:
                 return None
@@ -157,8 +161,14 @@ class RequestMerger:
             return max(self._window_peaks[0], self._peak)
         return 0
 
+    def _drop_cancelled(self) -> None:
+        """Forget queued jobs whose client has gone: they take no budget and no place."""
+        if any(job.future.cancelled() for job in self._pending):
+            self._pending = deque(job for job in self._pending if not job.future.cancelled())
+
     def _gather(self, jobs: list[_Job], tokens: int) -> int:
         """Move queued jobs for the same models into ``jobs`` while the budget allows."""
+        self._drop_cancelled()
         for job in list(self._pending):
             if job.models == jobs[0].models and tokens + job.tokens <= self._max_tokens:
                 self._pending.remove(job)

@@ -63,17 +63,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._phase_began = 0.0
         self._header_bytes = 0
         self._tail = b""  # last bytes seen, for a terminator split across reads
+        self._body_allowance = 0.0  # seconds this body may take (more for a larger declared body)
+        self._answered_early = False  # answered before its body was in (413, 415, 503): drain, then next
+        self._stuck_since: float | None = None  # when an unread answer started to sit in the write buffer
         self._check: asyncio.TimerHandle | None = None
 
     def _watch(self) -> None:
         self._check = None
-        if self.transport.is_closing():
-            return
-        waited = self.loop.time() - self._phase_began
-        if self._in_headers and waited > self.limits.header_timeout_s:
+        now = self.loop.time()
+        # A client that does not read its answer holds the buffered answer: cut it off.
+        if self.transport.get_write_buffer_size() > 0:
+            self._stuck_since = self._stuck_since or now
+            if now - self._stuck_since > self.limits.body_timeout_s:
+                self.transport.abort()
+                return
+        else:
+            self._stuck_since = None
+            if self.transport.is_closing():
+                return
+        waited = now - self._phase_began
+        if self._in_headers and waited > self.limits.header_timeout_s and not self.transport.is_closing():
             self.transport.close()
             return
-        if self._in_body and waited > self.limits.body_timeout_s:
+        if self._in_body and waited > self._body_allowance and not self.transport.is_closing():
             self._body_too_slow()
             return
         self._check = self.loop.call_later(self.CHECK_EVERY_S, self._watch)
@@ -117,14 +129,29 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._in_body = True
         self._header_bytes = 0
         self._phase_began = self.loop.time()
+        declared = next((v for k, v in self.headers if k == b"content-length"), b"0")
+        size = int(declared) if declared.isdigit() else 0
+        # A total deadline, stretched for large bodies at a modest 100 KB/s.
+        self._body_allowance = self.limits.body_timeout_s + size / 100_000
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         self._in_body = False  # the whole request is in: what remains is the service's own time
+        if self._answered_early:  # the body of an answered request is drained: the next may come
+            self._answered_early = False
+            self._start_reading_headers()
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        if self.pipeline:
+            pass  # the next request's headers are already in; its own callbacks set its phase
+        elif self._in_body:
+            self._answered_early = True  # its body is still arriving, under the body deadline
+        else:
+            self._start_reading_headers()
+        super().on_response_complete()
+
+    def _start_reading_headers(self) -> None:
         self._in_headers = True
         self._tail = b""
         self._phase_began = self.loop.time()
-        super().on_response_complete()

@@ -26,14 +26,6 @@ from tagger.io import INPUT_FORMATS, OUTPUT_FORMATS, format_from_name
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells report them
 
 
-class Terminated(Exception):
-    """SIGTERM or SIGHUP arrived: stop, keeping what has been written."""
-
-
-def _raise_terminated(signum: int, frame: FrameType | None) -> None:
-    raise Terminated(signal.Signals(signum).name)
-
-
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
     for section, cls in SECTIONS.items():
         group = parser.add_argument_group(f"{section} settings (override --config)")
@@ -63,18 +55,25 @@ def _apply_flags(config: Config, args: argparse.Namespace) -> None:
 
 
 @contextlib.contextmanager
-def _sigterm_flag() -> Iterator[list[bool]]:
-    """SIGTERM sets a flag the training loop checks between batches (main thread only)."""
-    flag = [False]
+def _stop_flag(*signums: signal.Signals) -> Iterator[list[int]]:
+    """The signals set a flag (the signal's number) that the caller checks at safe
+    points, between batches or chunks: no file is ever left half written by a signal
+    landing inside a write. Main thread only; the previous handlers come back after."""
+    flag = [0]
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        flag[0] = True
+        flag[0] = signum
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {s: signal.signal(s, handler) for s in signums}
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, old in previous.items():
+            signal.signal(s, old)
+
+
+def _exit_status(signum: int) -> int:
+    return EXIT_SIGINT if signum == signal.SIGINT else EXIT_SIGTERM
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -84,7 +83,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     final_fit = None
     if args.resume:
-        train_path, dev_path, config, embeddings = resume_arguments(args.resume)
+        given = [k for k, v in vars(args).items() if k.startswith("cfg__") and v is not None]
+        given += [f for f in ("train", "dev", "output", "embeddings", "config", "final_fit") if getattr(args, f)]
+        if given:
+            flags = ", ".join("--" + g.split("__")[-1].replace("_", "-") for g in given)
+            raise TaggerError(f"--resume continues the run as it was started; drop {flags}")
+        train_path, dev_path, config, embeddings, final_fit = resume_arguments(args.resume)
         output = args.resume
     else:
         missing = [flag for flag in ("train", "dev", "output") if getattr(args, flag) is None]
@@ -96,7 +100,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             final_fit, config = final_fit_from(args.final_fit)
             _apply_flags(config, args)
     set_threads(config.train.threads)
-    with _sigterm_flag() as terminated:
+    with _stop_flag(signal.SIGTERM, signal.SIGINT) as stopped:
         result = train(
             train_path,
             dev_path,
@@ -106,7 +110,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             command=command,
             licence=args.licence,
             progress=not args.quiet,
-            should_stop=lambda: terminated[0],
+            should_stop=lambda: bool(stopped[0]),
             resume=bool(args.resume),
             final_fit=final_fit,
         )
@@ -115,7 +119,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         print(f"best dev score {result.best_score:.4f} at epoch {result.best_epoch}; model in {result.output}")
     if result.interrupted:
-        return EXIT_SIGTERM if terminated[0] else EXIT_SIGINT
+        return _exit_status(stopped[0])
     return 0 if result.best_epoch else 1
 
 
@@ -184,12 +188,11 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise TaggerError("--workers and --threads take a positive number (0: the default)")
     input_format = args.input_format or format_from_name(args.input)
     set_threads(args.threads)
-    # Output is written one whole chunk at a time, so stopping between two writes
-    # leaves every document before the stop complete; workers die with this process.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_terminated)
     tagger = Tagger.load(args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens)
     with contextlib.ExitStack() as stack:
+        # SIGTERM and SIGHUP stop the run between two chunks, so every document before
+        # the stop is written whole; the workers die with this process however it ends.
+        stopped = stack.enter_context(_stop_flag(signal.SIGTERM, signal.SIGHUP))
         if args.input == "-":
             source, name = sys.stdin.buffer, "<stdin>"
         else:
@@ -215,6 +218,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             workers=args.workers or default_workers(tagger.device),
             worker_threads=args.threads or 1,
             progress=not args.quiet and sys.stderr.isatty(),  # the bar goes to stderr
+            should_stop=lambda: bool(stopped[0]),
         )
     if not args.quiet:
         rate = stats.tokens / max(stats.seconds, 1e-9)
@@ -224,6 +228,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
             f"({rate:,.0f} tokens/s){skipped}",
             file=sys.stderr,
         )
+    if stats.stopped:
+        name = signal.Signals(stopped[0]).name
+        print(f"stopped by {name}; the output holds every document before the stop", file=sys.stderr)
+        return EXIT_SIGTERM
     return 0
 
 
@@ -322,9 +330,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_SIGINT
-    except Terminated as exc:
-        print(f"stopped by {exc}; the output holds every document before the stop", file=sys.stderr)
-        return EXIT_SIGTERM
     return int(code)
 
 

@@ -100,22 +100,29 @@ def save_epoch(
     progress: dict[str, Any],
 ) -> None:
     """The state after a completed epoch: weights, optimizer, random generators, and
-    ``progress`` (epoch, history, best score...). ``state.json`` is written last, so it
-    only ever names files that are complete."""
+    ``progress`` (epoch, history, best score...), written into a directory of its own;
+    then ``state.json``, replaced atomically, names it. A kill at any moment leaves
+    ``state.json`` naming one complete epoch, never a mix of two."""
+    epoch_dir = staging / f"epoch-{progress['epoch']}"
+    discard(epoch_dir)
+    epoch_dir.mkdir()
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    save_file(weights, str(staging / ".last.safetensors.tmp"))
-    os.replace(staging / ".last.safetensors.tmp", staging / "last.safetensors")
+    save_file(weights, str(epoch_dir / "last.safetensors"))
     tensors, plain = _flatten_optimizer(optimizer.state_dict())
     tensors["torch_rng"] = torch.get_rng_state()
-    save_file(tensors, str(staging / ".optimizer.safetensors.tmp"))
-    os.replace(staging / ".optimizer.safetensors.tmp", staging / "optimizer.safetensors")
+    save_file(tensors, str(epoch_dir / "optimizer.safetensors"))
     state = {
         **progress,
+        "epoch_dir": epoch_dir.name,
         "optimizer": plain,
         "rng": _jsonable(rng.getstate()),
         "python_rng": _jsonable(random.getstate()),
     }
-    write_json(staging / STATE_FILE, state)
+    write_json(epoch_dir / "state.json", state)
+    previous = read_json_object(staging / STATE_FILE).get("epoch_dir") if (staging / STATE_FILE).is_file() else None
+    write_json(staging / STATE_FILE, state)  # the switch to the new epoch
+    if previous and previous != epoch_dir.name:
+        discard(staging / str(previous))
 
 
 def load_epoch(
@@ -125,8 +132,9 @@ def load_epoch(
     if not (staging / STATE_FILE).is_file():
         raise TaggerError(f"{staging}: no completed epoch to resume from")
     state = read_json_object(staging / STATE_FILE)
-    model.load_state_dict(load_file(str(staging / "last.safetensors")))
-    tensors = load_file(str(staging / "optimizer.safetensors"))
+    epoch_dir = staging / str(state.pop("epoch_dir"))
+    model.load_state_dict(load_file(str(epoch_dir / "last.safetensors")))
+    tensors = load_file(str(epoch_dir / "optimizer.safetensors"))
     torch.set_rng_state(tensors.pop("torch_rng"))
     optimizer.load_state_dict(_unflatten_optimizer(tensors, state.pop("optimizer")))
     rng.setstate(_tuples(state.pop("rng")))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -32,6 +32,7 @@ class TagStats:
     tokens: int = 0
     skipped: int = 0
     seconds: float = 0.0
+    stopped: bool = False  # should_stop ended the run before the input did
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ def tag_stream(
     worker_threads: int = 1,
     progress: bool = False,
     log: IO[str] = sys.stderr,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> TagStats:
     """Tag every record of ``source``; raise ``CorpusError`` on the first bad record
     unless ``skip_errors`` (then report it on ``log`` and go on).
@@ -114,6 +116,9 @@ def tag_stream(
     try:
         with OrderedRunner(tagger, tag_chunk, workers, worker_threads) as runner:
             for record in read_records(source, input_format):
+                if should_stop():  # checked between records: chunks in flight are still written
+                    stats.stopped = True
+                    break
                 if record.error is not None:
                     error = CorpusError(source_name, record.where, record.error)
                     if not skip_errors:
@@ -133,7 +138,8 @@ def tag_stream(
                     send()
                 pending.append(record)
                 pending_chars += record.size
-            send()
+            if not stats.stopped:
+                send()
             write(runner.drain())
     finally:
         bar.close()

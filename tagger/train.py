@@ -19,6 +19,7 @@ import dataclasses
 import random
 import shutil
 import time
+import warnings
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -104,15 +105,25 @@ def training_examples(
     return tokens, window_tags
 
 
-def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None]:
-    """(train path, dev path, config, embeddings) of the interrupted run into ``output``."""
+def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, FinalFit | None]:
+    """(train path, dev path, config, embeddings, final fit) of the interrupted run into
+    ``output``."""
     staging = runstate.staging_dir(Path(output))
     if not (staging / runstate.STATE_FILE).is_file():
         raise TaggerError(f"{output}: no interrupted training to resume (nothing in {staging.name})")
     saved, _ = runstate.read_static(staging)
-    data = read_json_object(staging / runstate.STATE_FILE).get("data", {})
+    state = read_json_object(staging / runstate.STATE_FILE)
+    data = state.get("data", {})
     config = Config.from_dict({k: saved[k] for k in ("model", "train", "data")}, str(staging / "config.json"))
-    return str(data["train"]), str(data["dev"]), config, data.get("embeddings") or None
+    fit = FinalFit(**state["final_fit"]) if isinstance(state.get("final_fit"), dict) else None
+    return str(data["train"]), str(data["dev"]), config, data.get("embeddings") or None, fit
+
+
+def check_output(output: Path) -> None:
+    """Refuse to train into a directory that holds something other than a model: a
+    better epoch replaces the model directory whole."""
+    if output.exists() and (not output.is_dir() or any(output.iterdir())) and not (output / "config.json").is_file():
+        raise TaggerError(f"{output}: exists and is not a model directory; give a new or a model directory")
 
 
 def train(
@@ -140,6 +151,7 @@ def train(
     set_seed(tc.seed)
     output = Path(output)
     runstate.recover(output)
+    check_output(output)
     staging = runstate.staging_dir(output)
     if not resume:
         runstate.discard(staging)
@@ -229,8 +241,10 @@ def train(
         log(f"resuming after epoch {done} (best dev {best_score:.4f} at epoch {best_epoch})")
     recent: deque[dict[str, torch.Tensor]] = deque(maxlen=max(tc.average_last, 1))
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
-    for _ in range(done):  # the learning rate the next epoch would have had
-        schedule.step()
+    with warnings.catch_warnings():  # stepping a restored schedule before any optimizer step is intended
+        warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step\\(\\)` before", UserWarning)
+        for _ in range(done):  # the learning rate the next epoch would have had
+            schedule.step()
 
     try:
         for epoch in range(done + 1, tc.epochs + 1):
@@ -293,6 +307,7 @@ def train(
                 checkpoint.write_json(output / "metrics.json", {"history": history, "best_epoch": best_epoch})
             progress_state = {"epoch": epoch, "history": history, "best_score": best_score}
             progress_state |= {"best_epoch": best_epoch, "stale": stale, "data": card_info}
+            progress_state["final_fit"] = None if final_fit is None else dataclasses.asdict(final_fit)
             runstate.save_epoch(staging, model, optimizer, rng, progress_state)
             if stale >= tc.patience:
                 log(f"no dev improvement for {tc.patience} epochs; stopping")

@@ -23,11 +23,13 @@ import sys
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
 import torch
 
 from tagger.device import usable_cores
+from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 
 Chunk = TypeVar("Chunk")
@@ -60,9 +62,10 @@ def _die_with_parent(parent: int) -> None:
 
 def _init_worker(tagger: Tagger, work: Callable[[Tagger, Any], Any], threads: int, parent: int) -> None:
     # Ctrl-C reaches the whole process group: the parent alone handles it and stops us.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    # So do SIGTERM and SIGHUP sent to the group (systemd, kill -- -PGID): the parent
+    # stops between chunks and the workers finish theirs; if the parent dies, so do they.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_IGN)
     _die_with_parent(parent)
     torch.set_num_threads(threads)
     _Worker.task = lambda chunk: work(tagger, chunk)
@@ -72,6 +75,15 @@ def _run(chunk: object) -> object:
     if _Worker.task is None:
         raise RuntimeError("worker process was not initialised")
     return _Worker.task(chunk)
+
+
+def _result(future: Future[Result]) -> Result:
+    try:
+        return future.result()
+    except BrokenProcessPool:
+        raise TaggerError(
+            "a tagging worker process died (killed, or out of memory); the output holds every document before it"
+        ) from None
 
 
 class OrderedRunner(Generic[Chunk, Result]):
@@ -105,14 +117,14 @@ class OrderedRunner(Generic[Chunk, Result]):
         self.pending.append(self.pool.submit(_run, chunk))  # type: ignore[arg-type]
         due = []
         while len(self.pending) > 2 * self.workers:
-            due.append(self.pending.popleft().result())
+            due.append(_result(self.pending.popleft()))
         return due
 
     def drain(self) -> list[Result]:
         """Every outstanding result, in order."""
         done = []
         while self.pending:
-            done.append(self.pending.popleft().result())
+            done.append(_result(self.pending.popleft()))
         return done
 
     def close(self) -> None:

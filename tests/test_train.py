@@ -167,7 +167,8 @@ def test_resume_continues_exactly_where_the_run_stopped(ner_file: Path, tmp_path
     assert first.interrupted and len(first.history) == 3
     from tagger.train import resume_arguments
 
-    train_path, dev_path, saved, embeddings = resume_arguments(tmp_path / "m")
+    train_path, dev_path, saved, embeddings, fit = resume_arguments(tmp_path / "m")
+    assert fit is None
     rest = train(
         train_path, dev_path, tmp_path / "m", saved, embeddings, log=lambda _: None, progress=False, resume=True
     )
@@ -293,3 +294,20 @@ def test_the_holdout_score_is_reported_beside_dev(tmp_path: Path) -> None:
         "Held-out slice of train (the last 20% of its documents, 6 sentences"
         in (tmp_path / "m" / "README.md").read_text()
     )
+
+
+def test_training_refuses_an_output_that_is_not_a_model_directory(ner_file: Path, tmp_path: Path) -> None:
+    from tagger.errors import TaggerError
+
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("keep me")
+    with pytest.raises(TaggerError, match="exists and is not a model directory"):
+        train(ner_file, ner_file, tmp_path / "notes", tiny_config(), log=lambda _: None, progress=False)
+    assert (tmp_path / "notes" / "todo.txt").read_text() == "keep me"
+
+
+def test_resume_takes_no_other_settings(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tagger.cli import main
+
+    assert main(["train", "--resume", str(tmp_path / "m"), "--epochs", "3"]) == 2
+    assert "--resume continues the run as it was started; drop --epochs" in capsys.readouterr().err

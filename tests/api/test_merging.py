@@ -173,3 +173,30 @@ def test_a_lone_client_is_never_held() -> None:
     merger.close()
     assert max(latencies) < 2.5  # a held pass would take 5 s
     assert {len(p) for p in recorder.passes} == {1}
+
+
+def test_jobs_of_departed_clients_take_no_place_in_the_queue() -> None:
+    gate = threading.Event()
+
+    def slow(docs, models):  # type: ignore[no-untyped-def]
+        gate.wait(5)
+        return [TaggedDocument(sentences=[], text=d.text) for d in docs]
+
+    merger = RequestMerger(slow, max_merged_tokens=1000, max_wait_s=0.0, max_queue=2)
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(merger.tag([doc("a")], None))  # taken by the worker, blocked
+        await asyncio.sleep(0.1)
+        queued = [asyncio.ensure_future(merger.tag([doc(n)], None)) for n in ("b", "c")]
+        await asyncio.sleep(0.05)
+        for job in queued:  # their clients leave
+            job.cancel()
+        await asyncio.sleep(0.05)
+        later = asyncio.ensure_future(merger.tag([doc("d")], None))  # the queue is not full of ghosts
+        await asyncio.sleep(0.05)
+        assert merger.depth == 1
+        gate.set()
+        assert [d.text for d in await later] == ["d"] and [d.text for d in await running] == ["a"]
+
+    asyncio.run(scenario())
+    merger.close()
