@@ -161,6 +161,7 @@ class LimitsAndMetrics:
                 if state.tag_in_flight >= state.settings.max_queue:
                     busy = f"overloaded: {state.tag_in_flight} requests in the service; retry later"
                     await error(503, busy, retry_after=1)(scope, receive, send_wrapper)
+                    state.metrics.refusals.observe(time.perf_counter() - started)
                     return
                 content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
                 media = content_type.partition(";")[0].strip().lower()

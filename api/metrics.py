@@ -39,6 +39,12 @@ class Metrics:
             "tagger_queue_depth", "requests waiting for the inference thread", registry=self.registry
         )
         self.tokens = Counter("tagger_tokens", "tokens tagged", registry=self.registry)
+        self.refusals = Histogram(
+            "tagger_overload_refusal_seconds",
+            "server time from a request's arrival to its 503 when the service is full",
+            buckets=(0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1),
+            registry=self.registry,
+        )
         self.disconnects = Counter(
             "tagger_client_disconnects",
             "requests whose client left before the answer (their queued work is dropped)",
