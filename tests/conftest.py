@@ -45,6 +45,18 @@ def ner_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def model_dir(ner_file: Path, tmp_path: Path) -> Path:
+    """A tiny NER model directory, trained for two epochs on ``ner_file``."""
+    from tagger.train import train
+    from tests.test_train import tiny_config
+
+    config = tiny_config()
+    config.train.epochs = 2
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    return tmp_path / "m"
+
+
 def require_datasets() -> Path:
     if not (DATASETS / "conll2003" / "train.txt").is_file():
         pytest.skip(f"datasets not found at {DATASETS}")

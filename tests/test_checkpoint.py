@@ -8,16 +8,6 @@ from safetensors.torch import load_file, save_file
 
 from tagger import checkpoint
 from tagger.errors import ModelDirError
-from tagger.train import train
-from tests.test_train import tiny_config
-
-
-@pytest.fixture
-def model_dir(ner_file: Path, tmp_path: Path) -> Path:
-    config = tiny_config()
-    config.train.epochs = 2
-    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
-    return tmp_path / "m"
 
 
 def test_missing_file_is_named(model_dir: Path) -> None:

@@ -13,20 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from tagger.cli import main
-from tagger.train import train
 from tests.api.conftest import serving
 from tests.conftest import MODELS, NER_TRAIN
-from tests.test_train import tiny_config
 
 NER = MODELS / "ner-en-conll03"
-
-
-@pytest.fixture
-def model_dir(ner_file: Path, tmp_path: Path) -> Path:
-    config = tiny_config()
-    config.train.epochs = 2
-    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
-    return tmp_path / "m"
 
 
 def test_cli_info_and_evaluate(model_dir: Path, ner_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
