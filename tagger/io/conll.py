@@ -12,7 +12,7 @@ from typing import IO
 
 from tagger.document import TaggedDocument
 from tagger.io.record import Record
-from tagger.io.validate import decode_lines
+from tagger.io.validate import MAX_SENTENCE_TOKENS, decode_lines
 
 
 def read_conll(stream: IO[bytes]) -> Iterator[Record]:
@@ -47,6 +47,9 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
             columns_per_line = len(columns)
         elif len(columns) != columns_per_line:
             record.fail(number, f"expected {columns_per_line} columns as on earlier lines, found {len(columns)}")
+            continue
+        if len(rows) == MAX_SENTENCE_TOKENS:  # a file without blank lines must not become one record in memory
+            record.fail(number, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
             continue
         rows.append(columns)
         tokens.append(columns[0])

@@ -9,7 +9,7 @@ from typing import IO
 
 from tagger.document import TaggedDocument
 from tagger.io.record import Record
-from tagger.io.validate import decode_lines
+from tagger.io.validate import MAX_SENTENCE_TOKENS, decode_lines
 
 COLUMNS = 10
 
@@ -55,6 +55,9 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
             continue
         if not word_id.isdigit():
             record.fail(number, f"invalid word id {word_id!r}")
+            continue
+        if len(rows) == MAX_SENTENCE_TOKENS:  # a file without blank lines must not become one record in memory
+            record.fail(number, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
             continue
         rows.append(columns)
         tokens.append(columns[1])

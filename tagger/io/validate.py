@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import IO
 
 MAX_DOCUMENT_CHARS = 100_000  # one document, in tagger tag as in POST /tag (max_chars): bounds memory
+MAX_SENTENCE_TOKENS = 20_000  # one CoNLL / CoNLL-U sentence, as POST /tag's max_tokens
 
 
 def size_problem(text: str, limit: int = MAX_DOCUMENT_CHARS) -> str | None:
