@@ -12,7 +12,7 @@ from typing import IO
 
 from tagger.document import TaggedDocument
 from tagger.io.record import Record
-from tagger.io.validate import MAX_SENTENCE_TOKENS, decode_lines
+from tagger.io.validate import decode_lines
 
 
 def read_conll(stream: IO[bytes]) -> Iterator[Record]:
@@ -20,8 +20,6 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
     columns_per_line: int | None = None
     document = 0
     record: Record | None = None
-    rows: list[list[str]] = []
-    tokens: list[str] = []
     for number, line, problem in decode_lines(stream):
         if line is not None and not line.strip():
             if record is not None:
@@ -35,8 +33,7 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
             document += 1
             continue
         if record is None:
-            rows, tokens = [], []  # filled in place below
-            record = Record(number, tokens=tokens, rows=rows, document=document)
+            record = Record(number, tokens=[], rows=[], document=document)
         if record.error is not None:
             continue  # the rest of a bad sentence adds nothing
         if line is None:
@@ -48,12 +45,7 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
         elif len(columns) != columns_per_line:
             record.fail(number, f"expected {columns_per_line} columns as on earlier lines, found {len(columns)}")
             continue
-        if len(rows) == MAX_SENTENCE_TOKENS:  # a file without blank lines must not become one record in memory
-            record.fail(number, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
-            continue
-        rows.append(columns)
-        tokens.append(columns[0])
-        record.row_lines.append(number)
+        record.add_token(number, columns, columns[0])
     if record is not None:
         yield record
 

@@ -9,7 +9,7 @@ from typing import IO
 
 from tagger.document import TaggedDocument
 from tagger.io.record import Record
-from tagger.io.validate import MAX_SENTENCE_TOKENS, decode_lines
+from tagger.io.validate import decode_lines
 
 COLUMNS = 10
 
@@ -18,8 +18,6 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
     """One record per sentence; the token is FORM, the id is ``# sent_id``."""
     document = 0
     record: Record | None = None
-    rows: list[list[str]] = []
-    tokens: list[str] = []
 
     def finish(r: Record) -> Record:
         r.id = r.comment("sent_id")
@@ -32,8 +30,7 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
                 record = None
             continue
         if record is None:
-            rows, tokens = [], []  # filled in place below
-            record = Record(number, tokens=tokens, rows=rows, document=document)
+            record = Record(number, tokens=[], rows=[], document=document)
         if record.error is not None:
             continue
         if line is None:
@@ -51,17 +48,12 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
             continue
         word_id = columns[0]
         if "-" in word_id or "." in word_id:
-            record.extra.setdefault(len(rows), []).append(line)
+            record.extra.setdefault(len(record.rows or []), []).append(line)
             continue
         if not word_id.isdigit():
             record.fail(number, f"invalid word id {word_id!r}")
             continue
-        if len(rows) == MAX_SENTENCE_TOKENS:  # a file without blank lines must not become one record in memory
-            record.fail(number, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
-            continue
-        rows.append(columns)
-        tokens.append(columns[1])
-        record.row_lines.append(number)
+        record.add_token(number, columns, columns[1])
     if record is not None:
         yield finish(record)
 

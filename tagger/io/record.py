@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from tagger.io.validate import MAX_SENTENCE_TOKENS
+
 
 @dataclass
 class Record:
@@ -32,6 +34,18 @@ class Record:
     def where(self) -> int:
         """The line an error message should name."""
         return self.error_line or self.line
+
+    def add_token(self, line: int, columns: list[str], token: str) -> None:
+        """Append one token line. A sentence over ``MAX_SENTENCE_TOKENS`` fails instead
+        of growing: a file without blank lines must not become one record in memory."""
+        if self.rows is None or self.tokens is None:
+            self.rows, self.tokens = [], []
+        if len(self.rows) >= MAX_SENTENCE_TOKENS:
+            self.fail(line, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
+            return
+        self.rows.append(columns)
+        self.tokens.append(token)
+        self.row_lines.append(line)
 
     def comment(self, key: str) -> str | None:
         """The value of a CoNLL-U comment ``# key = value`` (``# text``, ``# sent_id``)."""

@@ -62,9 +62,9 @@ def test_writer_refuses_labels_that_do_not_match_the_input_lines() -> None:
 
 
 def test_a_sentence_over_the_token_limit_is_a_bad_record_that_holds_no_memory(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from tagger.io import conll
+    from tagger.io import record
 
-    monkeypatch.setattr(conll, "MAX_SENTENCE_TOKENS", 5)
+    monkeypatch.setattr(record, "MAX_SENTENCE_TOKENS", 5)
     (bad, good) = records(b"".join(b"w%d O\n" % i for i in range(9)) + b"\nok O\n")
     assert bad.error == "sentence longer than 5 tokens; separate sentences by blank lines" and bad.where == 6
     assert len(bad.rows or []) == 5 and good.tokens == ["ok"]
