@@ -157,3 +157,36 @@ def context_windows(
                 break
         windows.append(Window(first, last, i))
     return windows
+
+
+def context_chunks(
+    lengths: Sequence[int],
+    documents: Sequence[int],
+    context: int,
+    rng: random.Random,
+    max_tokens: int = MAX_WINDOW_TOKENS,
+) -> list[range]:
+    """Training groups of consecutive sentences of one document, ``2 * context + 1`` at
+    most (and within ``max_tokens`` unless one sentence alone is longer), cut at a random
+    offset drawn per document, so every sentence is trained on once per epoch with its
+    neighbours in view, at a position that changes between epochs.
+
+    Training on each sentence's own window (``context_windows``) would show every token
+    ``2 * context + 1`` times per epoch; chunks cost what sentences alone cost."""
+    size = 2 * context + 1
+    chunks: list[range] = []
+    start = 0
+    while start < len(lengths):
+        end = start
+        while end < len(lengths) and documents[end] == documents[start]:
+            end += 1
+        first, cut = start, start + rng.randrange(size) + 1
+        tokens = 0
+        for i in range(start, end):
+            if i > first and (i == cut or tokens + lengths[i] > max_tokens):
+                chunks.append(range(first, i))
+                first, cut, tokens = i, i + size, 0
+            tokens += lengths[i]
+        chunks.append(range(first, end))
+        start = end
+    return chunks

@@ -30,7 +30,7 @@ import torch
 from tqdm import tqdm
 
 from tagger import checkpoint, runstate
-from tagger.batch import bucketed_batches, context_windows, encode
+from tagger.batch import bucketed_batches, context_chunks, encode
 from tagger.card import write_card, write_curves
 from tagger.checkpoint import LoadedModel, read_json_object
 from tagger.config import Config
@@ -93,16 +93,17 @@ def recase(tokens: list[str], rng: random.Random, share: float) -> list[str]:
 
 
 def training_examples(
-    sentences: Sequence[Sentence], tags: Sequence[list[str]], context: int
+    sentences: Sequence[Sentence], tags: Sequence[list[str]], context: int, rng: random.Random
 ) -> tuple[list[list[str]], list[list[str]]]:
-    """Token and tag sequences the model trains on: each sentence, or, with document
-    context, each sentence inside the window of neighbours it is tagged with."""
+    """Token and tag sequences of one epoch: each sentence, or, with document context,
+    chunks of consecutive sentences of a document (``batch.context_chunks``), labelled
+    throughout, so the recurrent layers learn to read across sentence boundaries."""
     if context == 0:
         return [s.tokens for s in sentences], list(tags)
-    windows = context_windows([len(s) for s in sentences], [s.document for s in sentences], context)
-    tokens = [[t for j in range(w.first, w.last) for t in sentences[j].tokens] for w in windows]
-    window_tags = [[t for j in range(w.first, w.last) for t in tags[j]] for w in windows]
-    return tokens, window_tags
+    chunks = context_chunks([len(s) for s in sentences], [s.document for s in sentences], context, rng)
+    tokens = [[t for j in chunk for t in sentences[j].tokens] for chunk in chunks]
+    chunk_tags = [[t for j in chunk for t in tags[j]] for chunk in chunks]
+    return tokens, chunk_tags
 
 
 def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, FinalFit | None]:
@@ -215,8 +216,6 @@ def train(
     loaded = LoadedModel(output, config, vocab, model, task, scheme)
     labeler = Labeler([loaded], device)
     rng = random.Random(tc.seed)
-    examples, example_tags = training_examples(train_set, train_tags, config.model.context_sentences)
-    lengths = [len(s) for s in examples]
     history: list[dict[str, Any]] = []
     best_score, best_epoch, stale, done = -1.0, 0, 0, 0
     last_dev = float("nan")
@@ -250,7 +249,8 @@ def train(
         for epoch in range(done + 1, tc.epochs + 1):
             model.train()
             started = time.perf_counter()
-            batches = bucketed_batches(lengths, tc.batch_size, rng)
+            examples, example_tags = training_examples(train_set, train_tags, config.model.context_sentences, rng)
+            batches = bucketed_batches([len(e) for e in examples], tc.batch_size, rng)
             total_loss = 0.0
             bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
             for step, idx in enumerate(bar, start=1):

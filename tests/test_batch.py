@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from tagger.batch import (
     Window,
     bucketed_batches,
+    context_chunks,
     context_windows,
     encode,
     token_budget_batches,
@@ -213,3 +214,46 @@ def test_context_windows_properties(data: list[tuple[int, int]], context: int, m
             assert documents[w.first - 1] != documents[i] or size + lengths[w.first - 1] > max_tokens
         if right < context and w.last < len(lengths):
             assert documents[w.last] != documents[i] or size + lengths[w.last] > max_tokens
+
+
+# --- context_chunks -----------------------------------------------------------------------------------------------
+
+
+def test_context_chunks_cover_each_sentence_once_in_order() -> None:
+    chunks = context_chunks([2] * 8, [0] * 5 + [1] * 3, context=1, rng=random.Random(0))
+    assert [i for c in chunks for i in c] == list(range(8))
+    assert all(len(c) <= 3 for c in chunks)
+    # No chunk crosses from document 0 into document 1.
+    assert all(set(c) <= set(range(5)) or set(c) <= set(range(5, 8)) for c in chunks)
+
+
+def test_context_chunks_move_between_epochs() -> None:
+    rng = random.Random(0)
+    cuts = {tuple(c.start for c in context_chunks([2] * 30, [0] * 30, context=2, rng=rng)) for _ in range(10)}
+    assert len(cuts) > 1  # the first cut is drawn per epoch
+
+
+def test_context_chunks_respect_max_tokens() -> None:
+    chunks = context_chunks([10, 10, 10, 10], [0] * 4, context=2, rng=random.Random(1), max_tokens=25)
+    assert all(sum(10 for _ in c) <= 25 for c in chunks)
+    # A sentence longer than the budget is a chunk of its own.
+    chunks = context_chunks([5, 40, 5], [0] * 3, context=2, rng=random.Random(1), max_tokens=30)
+    assert range(1, 2) in chunks
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.lists(st.tuples(st.integers(1, 30), st.integers(0, 3)), max_size=40),
+    context=st.integers(1, 4),
+    max_tokens=st.integers(1, 80),
+    seed=st.integers(0, 1000),
+)
+def test_context_chunks_properties(data: list[tuple[int, int]], context: int, max_tokens: int, seed: int) -> None:
+    lengths = [n for n, _ in data]
+    documents = sorted(d for _, d in data)
+    chunks = context_chunks(lengths, documents, context, random.Random(seed), max_tokens)
+    assert [i for c in chunks for i in c] == list(range(len(lengths)))
+    for c in chunks:
+        assert 1 <= len(c) <= 2 * context + 1
+        assert len({documents[i] for i in c}) == 1
+        assert len(c) == 1 or sum(lengths[i] for i in c) <= max_tokens

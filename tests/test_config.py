@@ -15,11 +15,12 @@ def test_defaults() -> None:
     m, t, d = config.model, config.train, config.data
     assert (m.word_dim, m.casing_dim, m.char_dim, m.char_hidden, m.char_kernel) == (50, 8, 30, 50, 3)
     assert (m.char_encoder, m.cell, m.head, m.rnn_nonlinearity) == ("cnn", "lstm", "crf", "tanh")
-    assert (m.hidden_size, m.num_layers, m.bidirectional, m.dropout) == (200, 1, True, 0.5)
+    assert (m.hidden_size, m.num_layers, m.bidirectional, m.dropout) == (128, 2, True, 0.5)
     assert (m.lowercase, m.freeze_embeddings, m.identity_init) == (True, False, False)
     assert (m.max_word_chars, m.context_sentences) == (32, 0)
-    assert (t.epochs, t.batch_size, t.optimizer, t.lr, t.lr_decay) == (50, 32, "adam", 2e-3, 0.05)
-    assert (t.momentum, t.weight_decay, t.clip_norm, t.patience, t.seed) == (0.9, 0.0, 5.0, 10, 1)
+    assert (t.epochs, t.batch_size, t.optimizer, t.lr, t.lr_decay) == (16, 32, "adam", 2e-3, 0.05)
+    assert (t.momentum, t.weight_decay, t.clip_norm, t.patience, t.seed) == (0.9, 0.0, 5.0, 4, 1)
+    assert (t.case_augment, t.average_last, t.holdout_share) == (0.3, 3, 0.0)
     assert (t.word_dropout, t.threads, t.max_pretrained, t.min_count) == (0.05, 0, 100_000, 2)
     assert (t.tag_scheme, t.device, t.mixed_precision) == ("bioes", "auto", True)
     assert (d.format, d.token_column, d.tag_column, d.tag_field) == ("conll", 0, -1, "upos")
@@ -28,7 +29,7 @@ def test_defaults() -> None:
 def test_to_dict_sections() -> None:
     data = Config().to_dict()
     assert set(data) == {"model", "train", "data"}
-    assert data["model"]["hidden_size"] == 200
+    assert data["model"]["hidden_size"] == 128
     assert data["train"]["lr"] == 2e-3
     assert data["data"] == {"format": "conll", "token_column": 0, "tag_column": -1, "tag_field": "upos"}
 
@@ -146,8 +147,8 @@ def test_copy_is_deep() -> None:
     clone.model.hidden_size = 8
     clone.train.epochs = 3
     set_field(clone, "data.format", "conllu")
-    assert config.model.hidden_size == 200
-    assert config.train.epochs == 50
+    assert config.model.hidden_size == 128
+    assert config.train.epochs == 16
     assert config.data.format == "conll"
 
 
@@ -158,7 +159,7 @@ def _check_loaded(config: Config) -> None:
     assert config.model.hidden_size == 64
     assert config.model.cell == "gru"
     assert config.train.lr == 0.01
-    assert config.train.epochs == 50  # untouched default
+    assert config.train.epochs == 16  # untouched default
 
 
 def test_load_json(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+import torch
+
 from tagger.labeler import Labeler, _token_wise_labels
 from tagger.tags import Span, TagScheme, convert, tags_from_spans
-from tests.conftest import MODELS
+from tests.conftest import MODELS, tiny_loaded_model
 
 
 def test_token_wise_bioes_labels_equal_conversion_through_spans() -> None:
@@ -40,3 +43,55 @@ def test_models_in_parallel_threads_give_the_same_results() -> None:
     assert parallel._pool is not None
     assert parallel.label(sentences) == sequential
     assert sequential["ner-en-conll03"][1] == [] and len(sequential["pos-en-ewt"][2]) == 6
+
+
+# --- document context -----------------------------------------------------------------------------------------------
+
+
+def _context_model(context: int) -> object:
+    loaded = tiny_loaded_model()
+    loaded.config.model.context_sentences = context  # type: ignore[attr-defined]
+    return loaded
+
+
+def _same(a: list, b: list) -> None:
+    assert [t.label for t in a] == [t.label for t in b]
+    assert [t.score for t in a] == pytest.approx([t.score for t in b], abs=1e-5)
+
+
+def test_a_context_model_labels_a_sentence_with_its_neighbours_in_view() -> None:
+    labeler = Labeler([_context_model(1)], torch.device("cpu"))  # type: ignore[list-item]
+    rng = random.Random(3)
+    first, centre, last = ([rng.choice("wxy") for _ in range(n)] for n in (4, 5, 3))
+    together = labeler.label([first, centre, last], documents=[0, 0, 0])["tiny"]
+    # The centre sentence is labelled as the middle of the three run as one sequence...
+    whole = labeler.label([first + centre + last])["tiny"][0]
+    _same(together[1], whole[4:9])
+    # ...while each edge sentence sees only its one neighbour.
+    _same(together[0], labeler.label([first + centre])["tiny"][0][:4])
+    # In documents of their own, the same sentences are labelled alone.
+    apart = labeler.label([first, centre, last], documents=[0, 1, 2])["tiny"]
+    _same(apart[1], labeler.label([centre])["tiny"][0])
+    assert [t.score for t in apart[1]] != pytest.approx([t.score for t in together[1]], abs=1e-6)
+
+
+def test_a_model_without_context_ignores_documents() -> None:
+    labeler = Labeler([_context_model(0)], torch.device("cpu"))  # type: ignore[list-item]
+    sentences = [["w", "x"], ["y", "w", "x"], ["x"]]
+    assert labeler.label(sentences, documents=[0, 0, 0]) == labeler.label(sentences)
+
+
+def test_the_pipeline_and_evaluate_give_a_context_model_the_same_neighbours() -> None:
+    from tagger.corpus import Sentence
+    from tagger.evaluate import evaluate
+    from tagger.pipeline import Tagger
+
+    labeler = Labeler([_context_model(1)], torch.device("cpu"))  # type: ignore[list-item]
+    sentences = [["W", "x", "."], ["Y", "w", "."], ["X", "y", "."]]
+    expected = labeler.label(sentences, documents=[0, 0, 0])["tiny"]
+    # One text is one document: its sentences are each other's context.
+    tagged = Tagger(labeler)(" ".join(" ".join(s) for s in sentences))
+    assert [[t.labels["tiny"].label for t in s] for s in tagged.sentences] == [[t.label for t in s] for s in expected]
+    # evaluate reads documents from the corpus: the score is that of the labels above.
+    gold = [Sentence(s, [t.label for t in labels], document=0) for s, labels in zip(sentences, expected, strict=True)]
+    assert evaluate(labeler, "tiny", gold)["main"] == pytest.approx(1.0)

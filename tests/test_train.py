@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 from pathlib import Path
 
@@ -9,9 +10,11 @@ import torch
 
 from tagger import checkpoint
 from tagger.config import Config
+from tagger.corpus import Sentence
 from tagger.labeler import Labeler
 from tagger.model import make_rnn
-from tagger.train import train
+from tagger.train import train, training_examples
+from tests.conftest import NER_TRAIN
 
 
 def tiny_config(**model: object) -> Config:
@@ -21,6 +24,7 @@ def tiny_config(**model: object) -> Config:
     config.model.char_hidden = 8
     config.model.char_dim = 8
     config.model.dropout = 0.0
+    config.model.num_layers = 1
     for key, value in model.items():
         setattr(config.model, key, value)
     config.train.epochs = 40
@@ -29,6 +33,8 @@ def tiny_config(**model: object) -> Config:
     config.train.lr = 0.02
     config.train.word_dropout = 0.0
     config.train.min_count = 1
+    config.train.case_augment = 0.0  # the tiny corpus is scored as it is written
+    config.train.average_last = 0
     return config
 
 
@@ -140,7 +146,6 @@ def test_train_runs_outside_the_main_thread(ner_file: Path, tmp_path: Path) -> N
 
 def test_a_malformed_tag_in_a_bio_corpus_is_an_error_with_its_line(tmp_path: Path) -> None:
     from tagger.errors import CorpusError
-    from tests.conftest import NER_TRAIN
 
     path = tmp_path / "train.txt"
     path.write_text(NER_TRAIN.replace("Berlin NNP B-NP B-LOC", "Berlin NNP B-NP Z-LOC"), encoding="utf-8")
@@ -250,7 +255,6 @@ def test_weight_averaging_is_scored_and_recorded(ner_file: Path, tmp_path: Path)
 
 def test_final_fit_trains_on_train_and_dev_for_the_selected_epochs(ner_file: Path, tmp_path: Path) -> None:
     from tagger.cli import main
-    from tests.conftest import NER_TRAIN
 
     config = tiny_config()
     config.train.epochs = 4
@@ -270,7 +274,6 @@ def test_final_fit_trains_on_train_and_dev_for_the_selected_epochs(ner_file: Pat
 
 
 def test_split_holdout_keeps_whole_documents_apart() -> None:
-    from tagger.corpus import Sentence
     from tagger.train import split_holdout
 
     sentences = [Sentence([f"w{i}"], ["O"], document=i // 3) for i in range(30)]  # 10 documents
@@ -280,7 +283,6 @@ def test_split_holdout_keeps_whole_documents_apart() -> None:
 
 
 def test_the_holdout_score_is_reported_beside_dev(tmp_path: Path) -> None:
-    from tests.conftest import NER_TRAIN
 
     data = tmp_path / "train.txt"
     data.write_text((NER_TRAIN + "\n") * 10, encoding="utf-8")  # ten -DOCSTART- documents
@@ -311,3 +313,21 @@ def test_resume_takes_no_other_settings(tmp_path: Path, capsys: pytest.CaptureFi
 
     assert main(["train", "--resume", str(tmp_path / "m"), "--epochs", "3"]) == 2
     assert "--resume continues the run as it was started; drop --epochs" in capsys.readouterr().err
+
+
+def test_a_document_context_model_trains_on_chunks_and_saves_its_context(ner_file: Path, tmp_path: Path) -> None:
+    data = tmp_path / "docs.txt"
+    data.write_text((NER_TRAIN + "\n") * 3, encoding="utf-8")  # three -DOCSTART- documents
+    config = tiny_config(context_sentences=1)
+    result = train(data, data, tmp_path / "m", config, log=lambda _: None, progress=False)
+    assert result.best_score == pytest.approx(1.0)
+    assert checkpoint.load(tmp_path / "m").config.model.context_sentences == 1
+
+
+def test_training_examples_with_context_are_chunks_of_one_document() -> None:
+    sentences = [Sentence([f"w{i}"], [f"t{i}"], document=i // 4) for i in range(8)]
+    tokens, tags = training_examples(sentences, [s.tags for s in sentences], 1, random.Random(0))
+    assert [t for chunk in tokens for t in chunk] == [f"w{i}" for i in range(8)]
+    assert [[t.replace("t", "w") for t in chunk] for chunk in tags] == tokens
+    assert all(len(chunk) <= 3 for chunk in tokens)
+    assert not any({"w3", "w4"} <= set(chunk) for chunk in tokens)  # never across documents
