@@ -1,14 +1,24 @@
-"""Copy the shipped seed's model directory into models/ and record every seed's dev score.
+"""Ship one training run into models/ and record, in its metrics.json and card, how
+every recipe compared: per recipe, each seed's dev score as given, lower-cased and
+upper-cased, its held-out train slice and best epoch, with mean and spread.
 
-Usage: collect_seeds.py SHIPPED_RUN TARGET_DIR RUN [RUN ...]
+Usage:
+  collect_seeds.py SHIPPED_RUN TARGET_DIR --recipe NAME RUN [RUN ...] [--recipe NAME RUN ...]
+
+The shipped run's own recipe is the one whose runs include it, or, for a final fit,
+its selection run's. Every run is scored again here with the current inference code,
+so the card is exactly what `tagger evaluate` prints.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -20,34 +30,77 @@ from tagger.labeler import Labeler
 from tagger.train import load_data
 
 SHIPPED_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "training_curves.png")
+CASINGS = ("as-is", "lower", "upper")
 
 
-def main(shipped: str, target: str, runs: list[str]) -> None:
-    seeds = []
-    for run in sorted(runs):
-        metrics = json.loads((Path(run) / "metrics.json").read_text())
-        if "dev" not in metrics:
-            print(f"skipping {run}: not finished", file=sys.stderr)
-            continue
-        seeds.append({"seed": metrics["seed"], "dev_main": metrics["dev"]["main"], "best_epoch": metrics["best_epoch"]})
-    out = Path(target)
+def score_run(run: Path) -> dict[str, Any] | None:
+    """One run's row: dev under each casing, held-out slice, best epoch."""
+    metrics = json.loads((run / "metrics.json").read_text())
+    if "dev" not in metrics:
+        print(f"skipping {run}: not finished", file=sys.stderr)
+        return None
+    loaded = checkpoint.load(run)
+    labeler = Labeler([loaded], torch.device("cpu"))
+    dev = load_data(metrics["data"]["dev"], loaded.config)
+    row: dict[str, Any] = {"run": str(run), "seed": metrics["seed"], "best_epoch": metrics["best_epoch"]}
+    for casing in CASINGS:
+        row[f"dev_{casing}"] = evaluate(labeler, loaded.name, dev, casing)["main"]  # type: ignore[arg-type]
+    holdout = metrics.get("holdout")
+    row["holdout"] = holdout["main"] if isinstance(holdout, dict) else None
+    row["trained_on_dev"] = bool(metrics.get("trained_on_dev"))
+    row["seconds_per_epoch"] = metrics.get("seconds_per_epoch")
+    return row
+
+
+def summarise(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    summary: dict[str, Any] = {"name": name, "runs": rows}
+    for key in [f"dev_{c}" for c in CASINGS] + ["holdout"]:
+        values = [r[key] for r in rows if r[key] is not None]
+        if values:
+            summary[key] = {
+                "mean": statistics.mean(values),
+                "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                "n": len(values),
+            }
+    return summary
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("shipped", type=Path)
+    parser.add_argument("target", type=Path)
+    parser.add_argument("--recipe", nargs="+", action="append", default=[], metavar=("NAME", "RUN"))
+    args = parser.parse_args()
+    shipped_metrics = json.loads((args.shipped / "metrics.json").read_text())
+    fit = shipped_metrics.get("final_fit")
+    selection = Path(fit["selection"]).resolve() if isinstance(fit, dict) else args.shipped.resolve()
+    recipes, seeds = [], []
+    for name, *runs in args.recipe:
+        rows = [r for r in (score_run(Path(run)) for run in sorted(runs)) if r is not None]
+        recipes.append(summarise(name, rows))
+        if any(Path(r["run"]).resolve() == selection for r in rows):
+            seeds = [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in rows]
+    out = args.target
     out.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
-        shutil.copy2(Path(shipped) / name, out / name)
+        shutil.copy2(args.shipped / name, out / name)
     for path in out.iterdir():
         path.chmod(0o644)
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["seeds"] = sorted(seeds, key=lambda s: s["seed"])
-    # Score the shipped files with the current inference code, so the card is exactly
-    # what `tagger evaluate` prints (training scored them with the code of its day).
+    metrics["recipes"] = recipes
     loaded = checkpoint.load(out)
     dev = load_data(metrics["data"]["dev"], loaded.config)
     metrics["dev_at_training"] = metrics["dev"]["main"]
-    metrics["dev"] = evaluate(Labeler([loaded], torch.device("cpu")), loaded.name, dev)
+    labeler = Labeler([loaded], torch.device("cpu"))
+    metrics["dev"] = evaluate(labeler, loaded.name, dev)
+    metrics["dev_casing"] = {c: evaluate(labeler, loaded.name, dev, c)["main"] for c in CASINGS[1:]}  # type: ignore[arg-type]
     write_json(out / "metrics.json", metrics)
     write_card(out)
-    print(f"{target}: shipped {shipped}; seeds {[round(s['dev_main'], 4) for s in seeds]}")
+    for recipe in recipes:
+        cells = [f"{k} {v['mean']:.4f}±{v['std']:.4f}" for k, v in recipe.items() if isinstance(v, dict)]
+        print(f"{recipe['name']}: " + ", ".join(cells))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2], sys.argv[3:])
+    main()

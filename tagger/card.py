@@ -112,6 +112,9 @@ def write_card(directory: Path) -> None:
             "data it was trained on and estimate nothing; the estimate is the selection run's dev score: "
             f"**{fit['selection_dev']:.4f}**.",
         ]
+    casing = metrics.get("dev_casing")
+    if isinstance(casing, dict):
+        lines += ["", f"Dev with every token lower-cased: {casing['lower']:.4f}; upper-cased: {casing['upper']:.4f}."]
     averaged = metrics.get("averaged")
     if isinstance(averaged, dict):
         kept = "kept" if averaged.get("kept") else "not kept (the best epoch scored higher)"
@@ -130,10 +133,14 @@ def write_card(directory: Path) -> None:
             "|---|---|---|",
         ]
         lines += [f"| {s['seed']} | {s['dev_main']:.4f} | {s['best_epoch']} |" for s in seeds]
+    lines += _recipe_table(metrics.get("recipes"))
+    trained_on = "train" if not holdout else f"train without its held-out slice ({holdout['share']:.0%} of documents)"
+    trained_on += " **and dev**" if metrics.get("trained_on_dev") else "; dev only for choosing the epoch"
     lines += [
         "",
         "## Training",
         "",
+        f"- trained on: {trained_on}",
         f"- train: `{data.get('train', '')}`; dev: `{data.get('dev', '')}`",
         f"- pretrained vectors: `{data.get('embeddings') or 'none'}`",
         f"- data licence: {data.get('licence') or 'see the corpus'}",
@@ -167,3 +174,33 @@ def write_card(directory: Path) -> None:
         "",
     ]
     atomic_write_text(directory / "README.md", "\n".join(lines))
+
+
+def _mean_std(cell: Any) -> str:
+    if not isinstance(cell, dict):
+        return "-"
+    if cell["n"] == 1:
+        return f"{cell['mean']:.4f} (1 run)"
+    return f"{cell['mean']:.4f} ± {cell['std']:.4f}"
+
+
+def _recipe_table(recipes: Any) -> list[str]:
+    """Every recipe tried for this model, seed mean ± standard deviation per column."""
+    if not isinstance(recipes, list) or not recipes:
+        return []
+    lines = [
+        "",
+        "## Recipes compared (dev; mean ± standard deviation over seeds)",
+        "",
+        "Dev scores of a run trained on dev (a final fit) are marked: they estimate nothing.",
+        "",
+        "| recipe | seeds | dev | dev lower-cased | dev upper-cased | held-out train slice | best epochs |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in recipes:
+        runs = r.get("runs", [])
+        mark = " (trained on dev)" if any(x.get("trained_on_dev") for x in runs) else ""
+        epochs = ", ".join(str(x["best_epoch"]) for x in runs)
+        cells = [_mean_std(r.get(k)) for k in ("dev_as-is", "dev_lower", "dev_upper", "holdout")]
+        lines.append(f"| {r['name']}{mark} | {len(runs)} | " + " | ".join(cells) + f" | {epochs} |")
+    return lines

@@ -163,3 +163,28 @@ def test_write_curves_without_history_writes_nothing(tmp_path: Path) -> None:
     path = tmp_path / "training_curves.png"
     write_curves([], path)
     assert not path.exists()
+
+
+def test_card_recipe_table_and_training_data(tmp_path: Path) -> None:
+    metrics = ner_metrics()
+    cell = {"mean": 0.9, "std": 0.01, "n": 3}
+    metrics["recipes"] = [
+        {"name": "stacked", "runs": [{"best_epoch": e} for e in (9, 10, 12)], "dev_as-is": cell, "dev_lower": cell},
+        {"name": "final fit", "runs": [{"best_epoch": 10, "trained_on_dev": True}], "dev_as-is": {**cell, "n": 1}},
+    ]
+    metrics["holdout"] = {"share": 0.1, "sentences": 40, "main": 0.5}
+    metrics["trained_on_dev"] = True
+    metrics["dev_casing"] = {"lower": 0.81234, "upper": 0.85678}
+    directory = make_model_dir(tmp_path / "m", metrics=metrics)
+    write_card(directory)
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "| stacked | 3 | 0.9000 ± 0.0100 | 0.9000 ± 0.0100 | - | - | 9, 10, 12 |" in card
+    assert "| final fit (trained on dev) | 1 | 0.9000 (1 run) | - | - | - | 10 |" in card
+    assert "- trained on: train without its held-out slice (10% of documents) **and dev**" in card
+    assert "Dev with every token lower-cased: 0.8123; upper-cased: 0.8568." in card
+
+
+def test_card_says_dev_was_not_trained_on(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "m", metrics=ner_metrics())
+    write_card(directory)
+    assert "- trained on: train; dev only for choosing the epoch" in (directory / "README.md").read_text()
