@@ -55,7 +55,8 @@ class ModelConfig:
 @dataclass(config=_STRICT)
 class TrainConfig:
     epochs: Annotated[int, Field(ge=1, le=100_000)] = 16  # at most; early stopping usually ends sooner
-    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 32  # sentences per batch (bucketed by length)
+    # Sentences per batch (bucketed by length); batches of context chunks hold about as many.
+    batch_size: Annotated[int, Field(ge=1, le=100_000)] = 32
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: Annotated[float, Field(gt=0.0, le=100.0)] = 2e-3
     lr_decay: Annotated[float, Field(ge=0.0)] = 0.05  # lr_epoch = lr / (1 + lr_decay * epoch)

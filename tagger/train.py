@@ -106,6 +106,17 @@ def training_examples(
     return tokens, chunk_tags
 
 
+def epoch_batches(
+    sentences: Sequence[Sentence], tags: Sequence[list[str]], context: int, batch_size: int, rng: random.Random
+) -> tuple[list[list[str]], list[list[str]], list[list[int]]]:
+    """One epoch's examples, their tags and batches of example indices. Chunks of
+    several sentences go fewer to a batch: as many updates per epoch as without
+    context, each over about ``batch_size`` sentences."""
+    examples, example_tags = training_examples(sentences, tags, context, rng)
+    per_batch = max(1, round(batch_size * len(examples) / max(len(sentences), 1)))
+    return examples, example_tags, bucketed_batches([len(e) for e in examples], per_batch, rng)
+
+
 def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, FinalFit | None]:
     """(train path, dev path, config, embeddings, final fit) of the interrupted run into
     ``output``."""
@@ -249,8 +260,9 @@ def train(
         for epoch in range(done + 1, tc.epochs + 1):
             model.train()
             started = time.perf_counter()
-            examples, example_tags = training_examples(train_set, train_tags, config.model.context_sentences, rng)
-            batches = bucketed_batches([len(e) for e in examples], tc.batch_size, rng)
+            examples, example_tags, batches = epoch_batches(
+                train_set, train_tags, config.model.context_sentences, tc.batch_size, rng
+            )
             total_loss = 0.0
             bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
             for step, idx in enumerate(bar, start=1):

@@ -13,7 +13,7 @@ from tagger.config import Config
 from tagger.corpus import Sentence
 from tagger.labeler import Labeler
 from tagger.model import make_rnn
-from tagger.train import train, training_examples
+from tagger.train import epoch_batches, train, training_examples
 from tests.conftest import NER_TRAIN
 
 
@@ -331,3 +331,12 @@ def test_training_examples_with_context_are_chunks_of_one_document() -> None:
     assert [[t.replace("t", "w") for t in chunk] for chunk in tags] == tokens
     assert all(len(chunk) <= 3 for chunk in tokens)
     assert not any({"w3", "w4"} <= set(chunk) for chunk in tokens)  # never across documents
+
+
+def test_context_chunks_make_as_many_batches_per_epoch_as_sentences_do() -> None:
+    sentences = [Sentence([f"w{i}"] * (1 + i % 7), ["O"] * (1 + i % 7), document=i // 20) for i in range(600)]
+    tags = [s.tags for s in sentences]
+    alone = epoch_batches(sentences, tags, 0, 16, random.Random(0))[2]
+    chunked_examples, _, chunked = epoch_batches(sentences, tags, 2, 16, random.Random(0))
+    assert len(alone) == 600 // 16 + 1
+    assert len(chunked_examples) < 300 and abs(len(chunked) - len(alone)) <= 3
