@@ -1,37 +1,58 @@
 # syntax=docker/dockerfile:1
+# Needs BuildKit (RUN --mount): the default builder since Docker Engine 23; with older
+# engines, build with DOCKER_BUILDKIT=1 or `docker buildx build`.
 # CPU image (default):  docker build -t tagger .
 # CUDA image:           docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t tagger:cuda .
 # Both serve the baked-in default models on 0.0.0.0:8000 as a non-root user.
+#
+# Layers, from the least to the most often changed: torch; the service's other
+# third-party packages (read from pyproject.toml); the project's wheel with the models,
+# installed without dependencies. A change to the code, the README or the models
+# rebuilds and ships only the last one.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---- requirements: the service's third-party packages, from pyproject.toml -------------
+FROM ${PYTHON_IMAGE} AS requirements
+WORKDIR /src
+COPY pyproject.toml scripts/service_requirements.py ./
+RUN python service_requirements.py pyproject.toml > /requirements.txt
 
 # ---- build: the wheel, with the default models inside -------------------------------
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+RUN python -m pip install --upgrade "pip>=24.0"
 COPY pyproject.toml README.md ./
 COPY tagger/ tagger/
 COPY api/ api/
 COPY models/ models/
-RUN pip wheel --no-deps --wheel-dir /wheels .
+RUN python -m pip wheel --no-deps --wheel-dir /wheels .
 
-# ---- shared runtime base --------------------------------------------------------------
+# ---- shared runtime base: a venv without pip or setuptools of its own -----------------
 FROM ${PYTHON_IMAGE} AS runtime
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 \
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PYTHONUNBUFFERED=1 \
     VIRTUAL_ENV=/opt/tagger PATH=/opt/tagger/bin:$PATH
-RUN python -m venv /opt/tagger \
+# pip >= 23.1 builds seqeval-era sdists and knows --python (installing into the venv).
+RUN python -m pip install --upgrade "pip>=24.0" \
+    && python -m venv --without-pip /opt/tagger \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin tagger
-COPY scripts/install_wheel.sh /tmp/install_wheel.sh
+COPY scripts/install_wheel.sh /usr/local/lib/tagger/install_wheel.sh
 
 # ---- the image: CPU by default; CUDA with --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128
 # (PyTorch's CUDA wheels bring their own CUDA libraries) ----------------------------------
 FROM runtime AS app
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
+RUN TORCH_INDEX=${TORCH_INDEX} sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python torch
+COPY --from=requirements /requirements.txt /usr/local/lib/tagger/requirements.txt
+RUN sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python requirements /usr/local/lib/tagger/requirements.txt
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    TORCH_INDEX=${TORCH_INDEX} sh /tmp/install_wheel.sh /opt/tagger/bin/python /wheels/tagger-0.1.0-py3-none-any.whl
+    sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python wheel /wheels/tagger-*.whl
 USER 10001:10001
 WORKDIR /home/tagger
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=3s --start-period=30s \
+# Probed every second while starting (Docker Engine 25+), so healthy within a second of
+# ready; every 30 s after that.
+HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --start-interval=1s \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2)"]
 CMD ["tagger", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -35,7 +35,7 @@ serve: $(STAMP)
 	$(VENV)/bin/tagger serve --host $(HOST) --port $(PORT)
 
 train-models: $(STAMP)
-	scripts/train_default_models.sh all 1 2 3
+	scripts/train_default_models.sh all
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -1,16 +1,41 @@
 #!/bin/sh
-# Install a built tagger wheel with the service extra into the Python given.
-# The Docker image and tests/integration/test_wheel.py both run this exact script.
-#   scripts/install_wheel.sh PYTHON WHEEL
-# TORCH_INDEX, when set, is the index torch comes from (the image uses PyTorch's CPU-only
-# or CUDA index); torch is pinned and installed first so no other requirement pulls a
-# different build.
+# Install the tagger service into the Python given, in steps that change at different
+# rates, so the image keeps each in a cached layer of its own:
+#   scripts/install_wheel.sh PYTHON torch              torch, pinned (TORCH_INDEX: the index it comes from)
+#   scripts/install_wheel.sh PYTHON requirements FILE  the service's other third-party packages
+#   scripts/install_wheel.sh PYTHON wheel WHEEL        the project's wheel, without dependencies, then pip check
+#   scripts/install_wheel.sh PYTHON all WHEEL          the three in order (the wheel test)
+# The Docker image and tests/integration/test_wheel.py both run this script. The target
+# Python needs no pip of its own: without one, this Python's pip installs into it.
 set -eu
 python=$1
-wheel=$2
-if [ -n "${TORCH_INDEX:-}" ]; then
-  "$python" -m pip install --index-url "$TORCH_INDEX" torch==2.13.0
+step=$2
+here=$(dirname "$0")
+if "$python" -m pip --version >/dev/null 2>&1; then
+  pip() { "$python" -m pip "$@"; }
 else
-  "$python" -m pip install torch==2.13.0
+  pip() { python3 -m pip --python "$python" "$@"; }
 fi
-"$python" -m pip install "${wheel}[serve]"
+case $step in
+  torch)
+    if [ -n "${TORCH_INDEX:-}" ]; then
+      pip install --index-url "$TORCH_INDEX" torch==2.13.0
+    else
+      pip install torch==2.13.0
+    fi ;;
+  requirements)
+    pip install -r "$3" ;;
+  wheel)
+    pip install --no-deps "$3"
+    pip check ;;
+  all)
+    list=$(mktemp)
+    python3 "$here/service_requirements.py" "$here/../pyproject.toml" > "$list"
+    sh "$0" "$python" torch
+    sh "$0" "$python" requirements "$list"
+    sh "$0" "$python" wheel "$3"
+    rm -f "$list" ;;
+  *)
+    echo "install_wheel.sh: unknown step $step (torch, requirements, wheel, all)" >&2
+    exit 2 ;;
+esac

@@ -1,4 +1,7 @@
-"""Scores: entity-level P/R/F1 per type (seqeval) and token accuracy."""
+"""Scores: entity-level P/R/F1 per type (seqeval) and token accuracy.
+
+seqeval (with scikit-learn and scipy behind it) is imported only when entities are
+scored: it comes with the ``train`` extra, and the service's image does without it."""
 
 from __future__ import annotations
 
@@ -6,10 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from seqeval.metrics import classification_report
-from seqeval.scheme import IOB2
-
 from tagger.corpus import Sentence
+from tagger.errors import TaggerError
 from tagger.labeler import OUTPUT_SCHEME, Labeler
 from tagger.tags import TagScheme, convert, detect_scheme
 
@@ -21,6 +22,11 @@ def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]])
 
 
 def _entity_scores(gold: list[list[str]], pred: list[list[str]], strict: bool) -> dict[str, Any]:
+    try:
+        from seqeval.metrics import classification_report
+        from seqeval.scheme import IOB2
+    except ImportError:
+        raise TaggerError("scoring entities needs seqeval: pip install 'tagger[train]'") from None
     kwargs: dict[str, Any] = {"mode": "strict", "scheme": IOB2} if strict else {}
     report = classification_report(gold, pred, output_dict=True, zero_division=0, **kwargs)
     micro = report.pop("micro avg")

@@ -141,3 +141,13 @@ def test_evaluate_recases_tokens_when_asked() -> None:
         by_flag = evaluate(labeler, "ner-en-conll03", sentences, casing=casing)  # type: ignore[arg-type]
         by_hand = evaluate(labeler, "ner-en-conll03", recased)
         assert {k: by_flag[k] for k in ("micro", "accuracy")} == {k: by_hand[k] for k in ("micro", "accuracy")}
+
+
+def test_scoring_entities_without_seqeval_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from tagger.errors import TaggerError
+
+    monkeypatch.setitem(sys.modules, "seqeval.metrics", None)  # an import of it fails
+    with pytest.raises(TaggerError, match=r"scoring entities needs seqeval: pip install 'tagger\[train\]'"):
+        score([["B-PER", "O"]], [["B-PER", "O"]], spans=True)

@@ -27,7 +27,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    subprocess.run(["sh", str(ROOT / "scripts" / "install_wheel.sh"), str(python), str(wheel)], check=True, env=env)
+    install = ["sh", str(ROOT / "scripts" / "install_wheel.sh"), str(python), "all", str(wheel)]
+    subprocess.run(install, check=True, env=env)
     tagger = tmp_path / "venv" / "bin" / "tagger"
     work = tmp_path / "elsewhere"
     work.mkdir()
