@@ -51,8 +51,10 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 USER 10001:10001
 WORKDIR /home/tagger
 EXPOSE 8000
-# Probed every second while starting (Docker Engine 25+), so healthy within a second of
-# ready; every 30 s after that.
-HEALTHCHECK --interval=30s --timeout=3s --start-period=60s --start-interval=1s \
+# Probed every 5 s, so the container is healthy within 5 s of /ready (the first probe
+# waits one interval); each probe is a short Python process, about 20 ms of CPU.
+# (--start-interval would probe faster only while starting, but engines before 25.0
+# refuse to build a Dockerfile that uses it.)
+HEALTHCHECK --interval=5s --timeout=3s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/ready', timeout=2)"]
 CMD ["tagger", "serve", "--host", "0.0.0.0", "--port", "8000"]

@@ -95,6 +95,7 @@ class ServiceState:
                 batch_tokens=s.max_batch_tokens,
                 parallel_models=s.parallel_models,
                 char_cache=s.char_cache_words,
+                backend=s.backend,
             )
             if s.warmup:
                 tagger.tag([EXAMPLE_TEXT])

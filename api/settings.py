@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tagger.batch import DEFAULT_BATCH_TOKENS
 from tagger.io.validate import MAX_DOCUMENT_CHARS
-from tagger.labeler import CHAR_CACHE_WORDS
+from tagger.labeler import CHAR_CACHE_WORDS, Backend
 from tagger.resources import default_model_paths
 
 
@@ -18,6 +18,9 @@ class Settings(BaseSettings):
 
     models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
+    backend: Backend = Field(
+        "auto", description="auto (onnx on CPU where the model directory has an export), torch, onnx"
+    )
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")

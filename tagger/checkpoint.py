@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from tagger.config import FORMAT_VERSION, Config
 from tagger.crf import transition_constraints
 from tagger.errors import ModelDirError, TaggerError
-from tagger.model import SequenceTagger
+from tagger.model import Recurrent, SequenceTagger
 from tagger.tags import TagScheme
 from tagger.vocab import Vocab
 
@@ -39,6 +39,8 @@ class LoadedModel:
     task: str  # "ner" (spans) or "pos" (plain labels)
     label_scheme: TagScheme  # scheme of the labels the model predicts
     metrics: dict[str, Any] = field(default_factory=dict)
+    # Runs the recurrent layers in the model's place (the onnx backend); None: torch.
+    recurrent: Recurrent | None = None
 
     @property
     def name(self) -> str:

@@ -128,7 +128,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tagger.labeler import Labeler
     from tagger.train import load_data
 
-    labeler = Labeler.load([args.model], device=args.device, batch_tokens=args.batch_tokens)
+    labeler = Labeler.load([args.model], device=args.device, batch_tokens=args.batch_tokens, backend=args.backend)
     loaded = next(iter(labeler.models.values()))
     config = Config(data=dataclasses.replace(loaded.config.data))
     if args.format:
@@ -150,6 +150,14 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"{'type':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
             for name, row in [*scores["per_type"].items(), ("micro", scores["micro"])]:
                 print(f"{name:<10}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>9}")
+    return 0
+
+
+def cmd_export_onnx(args: argparse.Namespace) -> int:
+    from tagger.onnx_backend import export
+
+    for model in args.models:
+        print(f"wrote {export(model)}")
     return 0
 
 
@@ -188,7 +196,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
         raise TaggerError("--workers and --threads take a positive number (0: the default)")
     input_format = args.input_format or format_from_name(args.input)
     set_threads(args.threads)
-    tagger = Tagger.load(args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens)
+    tagger = Tagger.load(
+        args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens, backend=args.backend
+    )
     with contextlib.ExitStack() as stack:
         # SIGTERM and SIGHUP stop the run between two chunks, so every document before
         # the stop is written whole; the workers die with this process however it ends.
@@ -274,11 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tag-column", type=int, help="CoNLL tag column (default: the model's)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
+    )
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument(
         "--casing", choices=["as-is", "lower", "upper"], default="as-is", help="re-case every token before tagging"
     )
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("export-onnx", help="write recurrent.onnx into model directories (the onnx backend)")
+    p.add_argument("models", nargs="+", help="model directories")
+    p.set_defaults(func=cmd_export_onnx)
 
     p = sub.add_parser("info", help="print a model card's facts")
     p.add_argument("model", help="model directory")
@@ -298,6 +318,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output-format", choices=OUTPUT_FORMATS, default="jsonl")
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx"],
+        default="auto",
+        help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
+    )
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: 1 with workers)")
     p.add_argument(
         "--workers", type=int, default=0, help="tagging processes on CPU (default: one per core, at most 8; 1 on CUDA)"

@@ -14,10 +14,11 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 import torch
 
-from tagger import checkpoint
+from tagger import checkpoint, onnx_backend
 from tagger.batch import DEFAULT_BATCH_TOKENS, Window, context_windows, encode, token_budget_batches
 from tagger.charcache import CharVectorCache
 from tagger.checkpoint import LoadedModel
@@ -26,6 +27,8 @@ from tagger.document import TokenLabel
 from tagger.errors import TaggerError
 from tagger.tags import TagScheme, convert
 
+Backend = Literal["auto", "torch", "onnx"]
+BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx")
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
 
@@ -70,11 +73,15 @@ class Labeler:
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         parallel_models: bool = False,
         char_cache: int = CHAR_CACHE_WORDS,
+        backend: Backend = "auto",
     ) -> Labeler:
+        """``backend``: "torch"; "onnx" (CPU only, the model directory's recurrent.onnx);
+        "auto": onnx on CPU where the directory has an export and onnxruntime is
+        installed, else torch."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         chosen = pick_device(device)
-        models = [checkpoint.load(p, chosen) for p in paths]
+        models = [use_backend(checkpoint.load(p, chosen), backend, chosen) for p in paths]
         return cls(models, chosen, batch_tokens, parallel_models, char_cache)
 
     def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
@@ -129,7 +136,7 @@ class Labeler:
                 chars = None
                 if cache is not None:
                     chars = cache.vectors(batch.distinct, partial(loaded.model.char_vectors, batch))
-                paths, confidence = loaded.model.decode(batch, chars)  # (B, T), (B, T)
+                paths, confidence = loaded.model.decode(batch, chars, loaded.recurrent)  # (B, T), (B, T)
                 paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
                 for row, r in enumerate(rows):
                     start, end = _centre(windows[r], lengths)
@@ -142,6 +149,18 @@ class Labeler:
                         TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
                     ]
         return out
+
+
+def use_backend(loaded: LoadedModel, backend: Backend, device: torch.device) -> LoadedModel:
+    """Attach the chosen backend's recurrent layers to a loaded model."""
+    if backend not in BACKENDS:
+        raise TaggerError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    if backend == "torch" or (backend == "auto" and (device.type != "cpu" or not onnx_backend.available(loaded.path))):
+        return loaded
+    if device.type != "cpu":
+        raise TaggerError(f"the onnx backend runs on CPU only, not {device}; use --backend torch or auto")
+    loaded.recurrent = onnx_backend.OnnxRecurrent(loaded.path)
+    return loaded
 
 
 def _centre(window: Window, lengths: Sequence[int]) -> tuple[int, int]:

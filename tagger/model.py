@@ -6,8 +6,10 @@ D features.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -18,6 +20,8 @@ from tagger.crf import CRF
 from tagger.vocab import CASINGS
 
 Device = torch.device | str | None
+# Input features (B, T, D) float32 and lengths (B,) int64 -> label scores (B, T, K) float32.
+Recurrent = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def embedding(num: int, dim: int, device: Device = None) -> nn.Embedding:
@@ -149,9 +153,10 @@ class SequenceTagger(nn.Module):
             chars = chars[rows.to(chars.device), : int(lengths.max())]
         return self.char_encoder(chars, lengths)
 
-    def emissions(self, batch: Batch, char_vectors: Tensor | None = None) -> Tensor:
-        """Per-token label scores (B, T, K); ``char_vectors`` (U, Dc), when given, stand
-        for the character encoder's output (the labeler's cache)."""
+    def features(self, batch: Batch, char_vectors: Tensor | None = None) -> Tensor:
+        """Per-token input features (B, T, D) of the recurrent layers: word, casing and
+        character vectors; ``char_vectors`` (U, Dc), when given, stand for the character
+        encoder's output (the labeler's cache)."""
         parts = [self.word_embed(batch.words)]  # (B, T, Dw)
         if self.case_embed is not None:
             parts.append(self.case_embed(batch.casings))
@@ -161,7 +166,11 @@ class SequenceTagger(nn.Module):
             grid = per_token.new_zeros(*batch.words.shape, per_token.size(1))  # (B, T, Dc)
             grid[batch.mask] = per_token
             parts.append(grid)
-        x = self.dropout(torch.cat(parts, dim=2))  # (B, T, D)
+        return torch.cat(parts, dim=2)  # (B, T, D)
+
+    def emissions(self, batch: Batch, char_vectors: Tensor | None = None) -> Tensor:
+        """Per-token label scores (B, T, K)."""
+        x = self.dropout(self.features(batch, char_vectors))  # (B, T, D)
         packed = pack_padded_sequence(x, batch.lengths, batch_first=True, enforce_sorted=False)
         h, _ = self.rnn(packed)
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.size(1))  # (B, T, H)
@@ -177,9 +186,17 @@ class SequenceTagger(nn.Module):
             flat = scores[batch.mask]  # (N, K)
             return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
 
-    def decode(self, batch: Batch, char_vectors: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Best labels (B, T) and the probability of each chosen label (B, T)."""
-        scores = self.emissions(batch, char_vectors)
+    def decode(
+        self, batch: Batch, char_vectors: Tensor | None = None, recurrent: Recurrent | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Best labels (B, T) and the probability of each chosen label (B, T).
+        ``recurrent``, when given, runs the recurrent layers and the output layer in
+        its place (an exported copy: ``tagger.onnx_backend``)."""
+        if recurrent is None:
+            scores = self.emissions(batch, char_vectors)
+        else:
+            features = self.features(batch, char_vectors).numpy()  # (B, T, D)
+            scores = torch.from_numpy(recurrent(features, batch.lengths.numpy()))  # (B, T, K)
         if self.crf is not None:
             paths, _ = self.crf.viterbi(scores, batch.mask)
             probs = self.crf.marginals(scores, batch.mask)

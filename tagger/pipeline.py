@@ -23,7 +23,7 @@ import torch
 from tagger.batch import DEFAULT_BATCH_TOKENS
 from tagger.checkpoint import LoadedModel
 from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel
-from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Labeler
+from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Backend, Labeler
 from tagger.tags import TagScheme, spans_from_tags
 from tagger.tokenize import Token, tokenize
 
@@ -103,8 +103,9 @@ class Tagger:
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         parallel_models: bool = False,
         char_cache: int = CHAR_CACHE_WORDS,
+        backend: Backend = "auto",
     ) -> Tagger:
-        return cls(Labeler.load(paths, device, batch_tokens, parallel_models, char_cache))
+        return cls(Labeler.load(paths, device, batch_tokens, parallel_models, char_cache, backend))
 
     @property
     def models(self) -> dict[str, LoadedModel]:

@@ -1,0 +1,174 @@
+"""ONNX Runtime backend for the recurrent layers and the output layer, on CPU.
+
+PyTorch's CPU LSTM kernels are fast on some x86 CPUs and several times slower on
+others; ONNX Runtime's are steadier. Only the recurrent stack and the output projection
+are exported (``recurrent.onnx`` in the model directory, built from model.safetensors,
+never from a pickle): embeddings, the character encoder (with its word cache) and the
+CRF's Viterbi and marginals in NumPy stay as they are, so both backends share every
+step but one.
+
+The exporter cannot take packed sequences, so the export runs a padded twin of the
+stack: each direction is a one-layer LSTM, and the backward one reads every sentence
+reversed within its own length, so padding comes last for both and never reaches a
+real token. Emissions agree with the packed model to float32 rounding (tested); the
+labels are checked on the dev sets by ``benchmarks/backends.py``.
+
+A stale export (weights retrained since) is refused: the file records the SHA-256 of
+the weights it was made from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from tagger.errors import ModelDirError, TaggerError
+from tagger.model import SequenceTagger
+
+ONNX_FILE = "recurrent.onnx"
+WEIGHTS_KEY = "model.safetensors.sha256"
+
+
+def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
+    """Each row of ``x`` (B, T, D) reversed over its first ``lengths[b]`` steps, padding
+    left in place; applying it twice gives ``x`` back."""
+    steps = torch.arange(x.size(1), device=x.device).unsqueeze(0)  # (1, T)
+    ends = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+    index = torch.where(steps < ends, ends - 1 - steps, steps)  # (B, T)
+    return x.gather(1, index.unsqueeze(2).expand(-1, -1, x.size(2)))
+
+
+class PaddedRecurrent(nn.Module):
+    """The tagger's recurrent stack and output layer over padded batches, with the
+    trained weights: features (B, T, D) and lengths (B,) -> label scores (B, T, K)."""
+
+    def __init__(self, model: SequenceTagger) -> None:
+        super().__init__()
+        rnn = model.rnn
+        if not isinstance(rnn, nn.LSTM | nn.GRU | nn.RNN):
+            raise TaggerError(f"cannot export a {type(rnn).__name__} recurrent layer")
+        self.bidirectional = rnn.bidirectional
+        directions = ("", "_reverse") if rnn.bidirectional else ("",)
+        self.layers: list[list[nn.Module]] = []
+        self._modules_list = nn.ModuleList()  # registers the cells as submodules
+        for layer in range(rnn.num_layers):
+            width = rnn.input_size if layer == 0 else rnn.hidden_size * len(directions)
+            pair: list[nn.Module] = []
+            for suffix in directions:
+                kwargs = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+                cell = type(rnn)(width, rnn.hidden_size, batch_first=True, **kwargs)
+                for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+                    getattr(cell, f"{name}_l0").data.copy_(getattr(rnn, f"{name}_l{layer}{suffix}").data)
+                pair.append(cell)
+                self._modules_list.append(cell)
+            self.layers.append(pair)
+        self.emit: nn.Linear = model.emit  # type: ignore[assignment]
+
+    def forward(self, x: Tensor, lengths: Tensor) -> Tensor:
+        for directions in self.layers:
+            forward, _ = directions[0](x)  # (B, T, H)
+            if not self.bidirectional:
+                x = forward
+                continue
+            backward, _ = directions[1](reverse_within_lengths(x, lengths))
+            x = torch.cat([forward, reverse_within_lengths(backward, lengths)], dim=2)  # (B, T, 2H)
+        return self.emit(x)  # (B, T, K)
+
+
+def weights_digest(directory: Path) -> str:
+    return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
+
+
+def export(directory: str | Path) -> Path:
+    """Write ``recurrent.onnx`` into a model directory from its safetensors weights."""
+    from tagger import checkpoint
+
+    try:
+        import onnx
+    except ImportError:
+        raise TaggerError("exporting needs onnx and onnxruntime: pip install 'tagger[onnx]'") from None
+    directory = Path(directory)
+    loaded = checkpoint.load(directory, "cpu")
+    twin = PaddedRecurrent(loaded.model).eval()
+    width = loaded.model.rnn.input_size
+    example = (torch.zeros(2, 3, width), torch.tensor([3, 2]))
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{ONNX_FILE}.")
+    os.close(fd)
+    with warnings.catch_warnings():  # the exporter's notes on batch_first RNNs, not problems
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            twin,
+            example,
+            tmp,
+            dynamo=False,
+            input_names=["features", "lengths"],
+            output_names=["scores"],
+            dynamic_axes={"features": {0: "B", 1: "T"}, "lengths": {0: "B"}, "scores": {0: "B", 1: "T"}},
+            opset_version=17,
+        )
+    graph = onnx.load(tmp)
+    graph.metadata_props.add(key=WEIGHTS_KEY, value=weights_digest(directory))
+    onnx.save(graph, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, directory / ONNX_FILE)
+    return directory / ONNX_FILE
+
+
+def available(directory: Path) -> bool:
+    """Whether the ONNX backend can run this model directory here."""
+    if not (directory / ONNX_FILE).is_file():
+        return False
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OnnxRecurrent:
+    """An ONNX Runtime session over ``recurrent.onnx``, callable as the model's
+    ``Recurrent``. The session uses as many threads as torch does where it runs, and is
+    made again in a forked worker (a session's thread pool does not survive a fork)."""
+
+    def __init__(self, directory: Path) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise TaggerError("the onnx backend needs onnxruntime: pip install 'tagger[onnx]'") from None
+        self._ort = ort
+        self.path = directory / ONNX_FILE
+        if not self.path.is_file():
+            raise ModelDirError(f"{directory}: no {ONNX_FILE}; make it with `tagger export-onnx {directory}`")
+        session = self._open(1)  # one thread: no pool, so forking after this is safe
+        made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+        if made_from != weights_digest(directory):
+            raise ModelDirError(
+                f"{self.path}: made from other weights than model.safetensors; "
+                f"export it again with `tagger export-onnx {directory}`"
+            )
+        self._session, self._owner = session, (os.getpid(), 1)
+
+    def _open(self, threads: int) -> Any:
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            return self._ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelDirError(f"{self.path}: cannot load: {exc}") from None
+
+    def __call__(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        owner = (os.getpid(), torch.get_num_threads())
+        if owner != self._owner:
+            self._session, self._owner = self._open(owner[1]), owner
+        inputs = {"features": np.ascontiguousarray(features, dtype=np.float32), "lengths": lengths.astype(np.int64)}
+        return self._session.run(None, inputs)[0]

@@ -1,0 +1,143 @@
+"""The onnx backend: the padded twin equals the packed model, the export runs under
+ONNX Runtime with the same labels, and a stale or missing export is a clear error."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tagger import checkpoint
+from tagger.batch import encode
+from tagger.config import ModelConfig
+from tagger.errors import ModelDirError, TaggerError
+from tagger.labeler import Labeler
+from tagger.model import SequenceTagger
+from tagger.onnx_backend import ONNX_FILE, PaddedRecurrent, reverse_within_lengths
+from tests.conftest import ROOT
+
+ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install '.[onnx]')")
+
+
+def test_reverse_within_lengths_leaves_padding_and_undoes_itself() -> None:
+    x = torch.arange(8.0).reshape(2, 4, 1)  # rows 0..3 and 4..7
+    lengths = torch.tensor([3, 4])
+    flipped = reverse_within_lengths(x, lengths)
+    assert flipped.squeeze(2).tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+    assert torch.equal(reverse_within_lengths(flipped, lengths), x)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"cell": "lstm", "num_layers": 2},
+        {"cell": "gru", "num_layers": 1},
+        {"cell": "rnn", "num_layers": 3, "bidirectional": False},
+    ],
+    ids=lambda o: f"{o['cell']}-{o['num_layers']}",
+)
+def test_the_padded_twin_scores_like_the_packed_model(options: dict[str, object]) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(word_dim=6, hidden_size=5, char_encoder="none", casing_dim=2, **options)  # type: ignore[arg-type]
+    model = SequenceTagger(config, num_words=10, num_chars=4, num_labels=3).eval()
+    rng = random.Random(0)
+    sentences = [[rng.choice("abcdef") for _ in range(rng.randint(1, 9))] for _ in range(12)]
+    from tagger.vocab import build_vocab
+
+    vocab = build_vocab(list("abcdef"), ["O"], min_count=1)
+    batch = encode(sentences, vocab, 8)
+    with torch.inference_mode():
+        packed = model.emissions(batch)
+        padded = PaddedRecurrent(model)(model.features(batch), batch.lengths)
+    assert torch.allclose(packed[batch.mask], padded[batch.mask], atol=1e-5)
+
+
+def _exported(model_dir: Path) -> Path:
+    done = subprocess.run(
+        [sys.executable, "-m", "tagger", "export-onnx", str(model_dir)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"wrote {model_dir / ONNX_FILE}"
+    return model_dir
+
+
+SENTENCES = [
+    ["Peter", "Blackburn", "lives", "in", "Berlin", "."],
+    ["EU", "rejects", "German", "call", "."],
+    ["John"],
+    ["Acme", "Corp", "visited", "New", "York", "with", "John", "and", "Peter", "."] * 3,
+]
+
+
+def test_the_export_labels_like_torch(model_dir: Path) -> None:
+    _exported(model_dir)
+    on_torch = Labeler.load(model_dir, device="cpu", backend="torch")
+    on_onnx = Labeler.load(model_dir, device="cpu", backend="onnx")
+    assert on_onnx.models["m"].recurrent is not None and on_torch.models["m"].recurrent is None
+    expected, got = on_torch.label(SENTENCES)["m"], on_onnx.label(SENTENCES)["m"]
+    assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
+    for a, b in zip(expected, got, strict=True):
+        assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
+    # auto picks the export on CPU
+    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is not None
+
+
+def test_auto_without_an_export_is_torch_and_onnx_says_how_to_make_one(model_dir: Path) -> None:
+    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is None
+    with pytest.raises(ModelDirError, match=f"no {ONNX_FILE}; make it with `tagger export-onnx {model_dir}`"):
+        Labeler.load(model_dir, device="cpu", backend="onnx")
+    with pytest.raises(TaggerError, match="unknown backend 'tensorrt'; expected one of auto, torch, onnx"):
+        Labeler.load(model_dir, device="cpu", backend="tensorrt")  # type: ignore[arg-type]
+
+
+def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) -> None:
+    _exported(model_dir)
+    loaded = checkpoint.load(model_dir)
+    with torch.no_grad():
+        loaded.model.emit.bias.add_(1.0)  # retrained, say
+    checkpoint.save_weights(loaded.model, model_dir)
+    with pytest.raises(ModelDirError, match=r"made from other weights than model\.safetensors; export it again"):
+        Labeler.load(model_dir, device="cpu", backend="onnx")
+    with pytest.raises(ModelDirError, match="made from other weights"):
+        Labeler.load(model_dir, device="cpu")  # auto does not fall back silently to a stale file
+
+
+def test_forked_workers_tag_with_the_export_like_in_process_torch(model_dir: Path, tmp_path: Path) -> None:
+    _exported(model_dir)
+    text = tmp_path / "in.txt"
+    text.write_text("\n".join(" ".join(s) for s in SENTENCES * 250) + "\n", encoding="utf-8")  # ~4 chunks
+
+    def tag(*flags: str) -> str:
+        command = [sys.executable, "-m", "tagger", "tag", str(text), "--input-format", "lines", "--model"]
+        done = subprocess.run(
+            [*command, str(model_dir), "--quiet", *flags], capture_output=True, text=True, cwd=ROOT, timeout=120
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    reference = tag("--workers", "1", "--backend", "torch")
+    assert len(reference.splitlines()) == 4 * 250
+    assert _same_labels(tag("--workers", "2", "--backend", "onnx"), reference)
+
+
+def _same_labels(a: str, b: str) -> bool:
+    """Equal up to the scores' last digit (float32 rounding differs between backends)."""
+    import json
+
+    def labels(text: str) -> list[list[str]]:
+        documents = [json.loads(line) for line in text.splitlines()]
+        return [[t["labels"]["m"]["label"] for s in doc["sentences"] for t in s] for doc in documents]
+
+    return labels(a) == labels(b)
+
+
+def test_copying_a_model_directory_keeps_its_export_valid(model_dir: Path, tmp_path: Path) -> None:
+    _exported(model_dir)
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy)
+    assert Labeler.load(copy, device="cpu", backend="onnx").models["copy"].recurrent is not None
