@@ -90,23 +90,29 @@ def main() -> int:
     parser.add_argument("--big-mb", type=float, default=100, help="size of the memory test input; 0 skips it")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--backends", default="auto", help="comma-separated: auto, torch, onnx")
+    parser.add_argument("--out", help="file name under benchmarks/results (default tag_throughput_<device>.json)")
     args = parser.parse_args()
+    backends = args.backends.split(",")
     texts = [s.text for s in conll_dev_text(args.data)]
     results: dict[str, Any] = {"device": args.device, "settings": []}
     with tempfile.TemporaryDirectory() as tmp:
         small = Path(tmp) / "conll03-dev.txt"
         small.write_text("\n".join(texts) + "\n", encoding="utf-8")
-        settings = [(m, w) for m in (["ner-en-conll03"], ["ner-en-conll03", "pos-en-ewt"]) for w in (0, 1)]
+        model_sets = (["ner-en-conll03"], ["ner-en-conll03", "pos-en-ewt"])
+        settings = [(m, w, b) for b in backends for m in model_sets for w in (0, 1)]
         # The settings take turns, so a burst of noise on the shared machine hits all alike.
         rates_by: dict[int, list[int]] = {i: [] for i in range(len(settings))}
         for _ in range(args.repeats):
-            for i, (models, workers) in enumerate(settings):
-                run = run_tag(small, models, ["--device", args.device, "--workers", str(workers)])
+            for i, (models, workers, backend) in enumerate(settings):
+                flags = ["--device", args.device, "--workers", str(workers)]
+                run = run_tag(small, models, flags + ([] if backend == "auto" else ["--backend", backend]))
                 rates_by[i].append(run["tokens_per_s"])
                 tokens = run["tokens"]
-        for i, (models, workers) in enumerate(settings):
+        for i, (models, workers, backend) in enumerate(settings):
             rates = rates_by[i]
             setting = {
+                "backend": backend,
                 "models": models,
                 "workers": workers or "default (one per core)",
                 "tokens": tokens,
@@ -133,7 +139,7 @@ def main() -> int:
                 "big": peaks["big"],
             }
             print(json.dumps(results["memory"]))
-    out = ROOT / "benchmarks" / "results" / f"tag_throughput_{args.device.replace(':', '')}.json"
+    out = ROOT / "benchmarks" / "results" / (args.out or f"tag_throughput_{args.device.replace(':', '')}.json")
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     return 0
