@@ -31,8 +31,7 @@ RUN python -m pip wheel --no-deps --wheel-dir /wheels .
 
 # ---- shared runtime base: a venv without pip or setuptools of its own -----------------
 FROM ${PYTHON_IMAGE} AS runtime
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PYTHONUNBUFFERED=1 \
-    VIRTUAL_ENV=/opt/tagger PATH=/opt/tagger/bin:$PATH
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PYTHONUNBUFFERED=1
 # pip >= 23.1 builds seqeval-era sdists and knows --python (installing into the venv).
 RUN python -m pip install --upgrade "pip>=24.0" \
     && python -m venv --without-pip /opt/tagger \
@@ -48,6 +47,7 @@ COPY --from=requirements /requirements.txt /usr/local/lib/tagger/requirements.tx
 RUN sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python requirements /usr/local/lib/tagger/requirements.txt
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python wheel /wheels/tagger-*.whl
+ENV VIRTUAL_ENV=/opt/tagger PATH=/opt/tagger/bin:$PATH
 USER 10001:10001
 WORKDIR /home/tagger
 EXPOSE 8000

@@ -1,12 +1,14 @@
 #!/bin/sh
 # Install the tagger service into the Python given, in steps that change at different
 # rates, so the image keeps each in a cached layer of its own:
-#   scripts/install_wheel.sh PYTHON torch              torch, pinned (TORCH_INDEX: the index it comes from)
+#   scripts/install_wheel.sh PYTHON torch              torch, pinned (TORCH_INDEX: the index it comes from),
+#                                                      less its C++ headers, tests and test binaries (~190 MB)
 #   scripts/install_wheel.sh PYTHON requirements FILE  the service's other third-party packages
 #   scripts/install_wheel.sh PYTHON wheel WHEEL        the project's wheel, without dependencies, then pip check
 #   scripts/install_wheel.sh PYTHON all WHEEL          the three in order (the wheel test)
 # The Docker image and tests/integration/test_wheel.py both run this script. The target
-# Python needs no pip of its own: without one, this Python's pip installs into it.
+# Python needs no pip of its own: without one, $PIP_PYTHON's pip (default: python3 on
+# the PATH) installs into it.
 set -eu
 python=$1
 step=$2
@@ -14,7 +16,7 @@ here=$(dirname "$0")
 if "$python" -m pip --version >/dev/null 2>&1; then
   pip() { "$python" -m pip "$@"; }
 else
-  pip() { python3 -m pip --python "$python" "$@"; }
+  pip() { "${PIP_PYTHON:-python3}" -m pip --python "$python" "$@"; }
 fi
 case $step in
   torch)
@@ -22,7 +24,12 @@ case $step in
       pip install --index-url "$TORCH_INDEX" torch==2.13.0
     else
       pip install torch==2.13.0
-    fi ;;
+    fi
+    # What only C++ extension builds and torch's own test suite use; never imported.
+    torch_dir=$("$python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torch
+    rm -rf "$torch_dir/include" "$torch_dir/test" "$torch_dir/share"
+    find "$torch_dir/bin" -mindepth 1 ! -name torch_shm_manager -exec rm -rf {} +
+    ;;
   requirements)
     pip install -r "$3" ;;
   wheel)
