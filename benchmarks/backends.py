@@ -2,8 +2,8 @@
 model, dev score, and labelling speed in-process (gold tokens, no tokenizer).
 
 Backends: ``torch`` (eager), ``onnx`` (the model directory's recurrent.onnx under ONNX
-Runtime) and ``onnx-int8`` (the same graph with ONNX Runtime's dynamic int8
-quantization of its weights, made in a temporary copy of the model directory). Each
+Runtime) and ``onnx-int8`` (recurrent-int8.onnx: the same graph with ONNX Runtime's
+dynamic int8 quantization of its weights); ``tagger export-onnx`` makes both. Each
 backend runs at each thread count ``--repeats`` times, in turns; the medians are
 reported.
 
@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -28,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
-from tagger import checkpoint, onnx_backend  # noqa: E402
+from tagger import checkpoint  # noqa: E402
 from tagger.evaluate import evaluate  # noqa: E402
 from tagger.labeler import Labeler, use_backend  # noqa: E402
 from tagger.train import load_data  # noqa: E402
@@ -36,28 +34,8 @@ from tagger.train import load_data  # noqa: E402
 DEFAULT_MODELS = [ROOT / "models" / "ner-en-conll03", ROOT / "models" / "pos-en-ewt"]
 
 
-def quantized_copy(model_dir: Path, into: Path) -> Path:
-    """A copy of the model directory whose recurrent.onnx has int8 weights."""
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    copy = into / model_dir.name
-    shutil.copytree(model_dir, copy)
-    source = copy / onnx_backend.ONNX_FILE
-    quantized = copy / "int8.onnx"
-    quantize_dynamic(str(source), str(quantized), weight_type=QuantType.QInt8)
-    graph = onnx.load(str(quantized))
-    del graph.metadata_props[:]
-    graph.metadata_props.add(key=onnx_backend.WEIGHTS_KEY, value=onnx_backend.weights_digest(copy))
-    onnx.save(graph, str(source))
-    quantized.unlink()
-    return copy
-
-
-def labeler_for(model_dir: Path, backend: str, tmp: Path) -> Labeler:
+def labeler_for(model_dir: Path, backend: str) -> Labeler:
     device = torch.device("cpu")
-    if backend == "onnx-int8":
-        model_dir, backend = quantized_copy(model_dir, tmp), "onnx"
     loaded = use_backend(checkpoint.load(model_dir, device), backend, device)  # type: ignore[arg-type]
     return Labeler([loaded], device)
 
@@ -73,43 +51,42 @@ def main() -> int:
     backends = args.backends.split(",")
     thread_counts = [int(t) for t in args.threads.split(",")]
     report: dict[str, Any] = {"cpu": _cpu(), "models": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        for model_dir in args.models:
-            loaded = checkpoint.load(model_dir)
-            dev = load_data(loaded.metrics["data"]["dev"], loaded.config)
-            tokens = [s.tokens for s in dev]
-            documents = [s.document for s in dev]
-            count = sum(len(t) for t in tokens)
-            labelers = {b: labeler_for(model_dir, b, Path(tmp) / b) for b in backends}
-            name = loaded.name
-            reference = labelers[backends[0]].label(tokens, documents=documents)[name]
-            rows: dict[str, Any] = {}
-            for backend, labeler in labelers.items():
-                got = labeler.label(tokens, documents=documents)[name]
-                differ = sum(
-                    a.label != b.label for x, y in zip(reference, got, strict=True) for a, b in zip(x, y, strict=True)
-                )
-                rows[backend] = {
-                    "dev_score": evaluate(labeler, name, dev)["main"],
-                    f"tokens_labelled_unlike_{backends[0]}": differ,
-                    "tokens_per_s": {},
+    for model_dir in args.models:
+        loaded = checkpoint.load(model_dir)
+        dev = load_data(loaded.metrics["data"]["dev"], loaded.config)
+        tokens = [s.tokens for s in dev]
+        documents = [s.document for s in dev]
+        count = sum(len(t) for t in tokens)
+        labelers = {b: labeler_for(model_dir, b) for b in backends}
+        name = loaded.name
+        reference = labelers[backends[0]].label(tokens, documents=documents)[name]
+        rows: dict[str, Any] = {}
+        for backend, labeler in labelers.items():
+            got = labeler.label(tokens, documents=documents)[name]
+            differ = sum(
+                a.label != b.label for x, y in zip(reference, got, strict=True) for a, b in zip(x, y, strict=True)
+            )
+            rows[backend] = {
+                "dev_score": evaluate(labeler, name, dev)["main"],
+                f"tokens_labelled_unlike_{backends[0]}": differ,
+                "tokens_per_s": {},
+            }
+        for threads in thread_counts:
+            torch.set_num_threads(threads)
+            rates: dict[str, list[float]] = {b: [] for b in backends}
+            for _ in range(args.repeats):
+                for backend, labeler in labelers.items():  # in turns: noise hits all alike
+                    started = time.perf_counter()
+                    labeler.label(tokens, documents=documents)
+                    rates[backend].append(count / (time.perf_counter() - started))
+            for backend in backends:
+                rows[backend]["tokens_per_s"][f"{threads} threads"] = {
+                    "median": round(statistics.median(rates[backend])),
+                    "runs": [round(r) for r in rates[backend]],
                 }
-            for threads in thread_counts:
-                torch.set_num_threads(threads)
-                rates: dict[str, list[float]] = {b: [] for b in backends}
-                for _ in range(args.repeats):
-                    for backend, labeler in labelers.items():  # in turns: noise hits all alike
-                        started = time.perf_counter()
-                        labeler.label(tokens, documents=documents)
-                        rates[backend].append(count / (time.perf_counter() - started))
-                for backend in backends:
-                    rows[backend]["tokens_per_s"][f"{threads} threads"] = {
-                        "median": round(statistics.median(rates[backend])),
-                        "runs": [round(r) for r in rates[backend]],
-                    }
-            entry = {"model": name, "dev_file": loaded.metrics["data"]["dev"], "tokens": count, "backends": rows}
-            report["models"].append(entry)
-            print(json.dumps(entry))
+        entry = {"model": name, "dev_file": loaded.metrics["data"]["dev"], "tokens": count, "backends": rows}
+        report["models"].append(entry)
+        print(json.dumps(entry))
     out = ROOT / "benchmarks" / "results" / args.out
     out.write_text(json.dumps(report, indent=2) + "\n")
     return 0

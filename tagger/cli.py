@@ -157,7 +157,8 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     from tagger.onnx_backend import export
 
     for model in args.models:
-        print(f"wrote {export(model)}")
+        for path in export(model):
+            print(f"wrote {path}")
     return 0
 
 
@@ -286,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnx"],
+        choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
         help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
     )
@@ -320,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnx"],
+        choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
         help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
     )

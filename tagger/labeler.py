@@ -27,8 +27,11 @@ from tagger.document import TokenLabel
 from tagger.errors import TaggerError
 from tagger.tags import TagScheme, convert
 
-Backend = Literal["auto", "torch", "onnx"]
-BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx")
+Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
+BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
+# What "auto" takes on CPU, in order, where the model directory has the export.
+AUTO_CPU: tuple[Backend, ...] = ("onnx",)
+_ONNX_FILES = {"onnx": onnx_backend.ONNX_FILE, "onnx-int8": onnx_backend.INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
 
@@ -155,11 +158,16 @@ def use_backend(loaded: LoadedModel, backend: Backend, device: torch.device) -> 
     """Attach the chosen backend's recurrent layers to a loaded model."""
     if backend not in BACKENDS:
         raise TaggerError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend == "torch" or (backend == "auto" and (device.type != "cpu" or not onnx_backend.available(loaded.path))):
+    if backend == "auto":
+        usable = [b for b in AUTO_CPU if device.type == "cpu" and onnx_backend.available(loaded.path, _ONNX_FILES[b])]
+        if not usable:
+            return loaded
+        backend = usable[0]
+    if backend == "torch":
         return loaded
     if device.type != "cpu":
-        raise TaggerError(f"the onnx backend runs on CPU only, not {device}; use --backend torch or auto")
-    loaded.recurrent = onnx_backend.OnnxRecurrent(loaded.path)
+        raise TaggerError(f"the {backend} backend runs on CPU only, not {device}; use --backend torch or auto")
+    loaded.recurrent = onnx_backend.OnnxRecurrent(loaded.path, _ONNX_FILES[backend])
     return loaded
 
 

@@ -34,6 +34,7 @@ from tagger.errors import ModelDirError, TaggerError
 from tagger.model import SequenceTagger
 
 ONNX_FILE = "recurrent.onnx"
+INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
 WEIGHTS_KEY = "model.safetensors.sha256"
 
 
@@ -87,12 +88,14 @@ def weights_digest(directory: Path) -> str:
     return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
 
 
-def export(directory: str | Path) -> Path:
-    """Write ``recurrent.onnx`` into a model directory from its safetensors weights."""
+def export(directory: str | Path, int8: bool = True) -> list[Path]:
+    """Write ``recurrent.onnx`` (and, with ``int8``, ``recurrent-int8.onnx``) into a
+    model directory from its safetensors weights."""
     from tagger import checkpoint
 
     try:
-        import onnx
+        import onnx  # noqa: F401
+        import onnxruntime  # noqa: F401
     except ImportError:
         raise TaggerError("exporting needs onnx and onnxruntime: pip install 'tagger[onnx]'") from None
     directory = Path(directory)
@@ -114,17 +117,34 @@ def export(directory: str | Path) -> Path:
             dynamic_axes={"features": {0: "B", 1: "T"}, "lengths": {0: "B"}, "scores": {0: "B", 1: "T"}},
             opset_version=17,
         )
-    graph = onnx.load(tmp)
-    graph.metadata_props.add(key=WEIGHTS_KEY, value=weights_digest(directory))
-    onnx.save(graph, tmp)
+    digest = weights_digest(directory)
+    written = [_finish(Path(tmp), directory / ONNX_FILE, digest)]
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        fd, quantized = tempfile.mkstemp(dir=directory, prefix=f".{INT8_FILE}.")
+        os.close(fd)
+        quantize_dynamic(str(directory / ONNX_FILE), quantized, weight_type=QuantType.QInt8)
+        written.append(_finish(Path(quantized), directory / INT8_FILE, digest))
+    return written
+
+
+def _finish(tmp: Path, target: Path, digest: str) -> Path:
+    """Record which weights the graph came from, then put it in place."""
+    import onnx
+
+    graph = onnx.load(str(tmp))
+    del graph.metadata_props[:]
+    graph.metadata_props.add(key=WEIGHTS_KEY, value=digest)
+    onnx.save(graph, str(tmp))
     os.chmod(tmp, 0o644)
-    os.replace(tmp, directory / ONNX_FILE)
-    return directory / ONNX_FILE
+    os.replace(tmp, target)
+    return target
 
 
-def available(directory: Path) -> bool:
-    """Whether the ONNX backend can run this model directory here."""
-    if not (directory / ONNX_FILE).is_file():
+def available(directory: Path, file: str = ONNX_FILE) -> bool:
+    """Whether the ONNX backend can run this model directory's ``file`` here."""
+    if not (directory / file).is_file():
         return False
     try:
         import onnxruntime  # noqa: F401
@@ -138,15 +158,15 @@ class OnnxRecurrent:
     ``Recurrent``. The session uses as many threads as torch does where it runs, and is
     made again in a forked worker (a session's thread pool does not survive a fork)."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, file: str = ONNX_FILE) -> None:
         try:
             import onnxruntime as ort
         except ImportError:
             raise TaggerError("the onnx backend needs onnxruntime: pip install 'tagger[onnx]'") from None
         self._ort = ort
-        self.path = directory / ONNX_FILE
+        self.path = directory / file
         if not self.path.is_file():
-            raise ModelDirError(f"{directory}: no {ONNX_FILE}; make it with `tagger export-onnx {directory}`")
+            raise ModelDirError(f"{directory}: no {file}; make it with `tagger export-onnx {directory}`")
         session = self._open(1)  # one thread: no pool, so forking after this is safe
         made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
         if made_from != weights_digest(directory):

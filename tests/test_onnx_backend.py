@@ -18,7 +18,7 @@ from tagger.config import ModelConfig
 from tagger.errors import ModelDirError, TaggerError
 from tagger.labeler import Labeler
 from tagger.model import SequenceTagger
-from tagger.onnx_backend import ONNX_FILE, PaddedRecurrent, reverse_within_lengths
+from tagger.onnx_backend import INT8_FILE, ONNX_FILE, PaddedRecurrent, reverse_within_lengths
 from tests.conftest import ROOT
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install '.[onnx]')")
@@ -62,7 +62,7 @@ def _exported(model_dir: Path) -> Path:
         [sys.executable, "-m", "tagger", "export-onnx", str(model_dir)], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"wrote {model_dir / ONNX_FILE}"
+    assert done.stdout.splitlines() == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
     return model_dir
 
 
@@ -85,13 +85,17 @@ def test_the_export_labels_like_torch(model_dir: Path) -> None:
         assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
     # auto picks the export on CPU
     assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is not None
+    # int8 weights: most labels as the float model's (a tiny model has little to lose)
+    int8 = Labeler.load(model_dir, device="cpu", backend="onnx-int8").label(SENTENCES)["m"]
+    same = sum(a.label == b.label for x, y in zip(expected, int8, strict=True) for a, b in zip(x, y, strict=True))
+    assert same >= 0.9 * sum(len(x) for x in expected)
 
 
 def test_auto_without_an_export_is_torch_and_onnx_says_how_to_make_one(model_dir: Path) -> None:
     assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is None
     with pytest.raises(ModelDirError, match=f"no {ONNX_FILE}; make it with `tagger export-onnx {model_dir}`"):
         Labeler.load(model_dir, device="cpu", backend="onnx")
-    with pytest.raises(TaggerError, match="unknown backend 'tensorrt'; expected one of auto, torch, onnx"):
+    with pytest.raises(TaggerError, match="unknown backend 'tensorrt'; expected one of auto, torch, onnx, onnx-int8"):
         Labeler.load(model_dir, device="cpu", backend="tensorrt")  # type: ignore[arg-type]
 
 
@@ -141,3 +145,26 @@ def test_copying_a_model_directory_keeps_its_export_valid(model_dir: Path, tmp_p
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
     assert Labeler.load(copy, device="cpu", backend="onnx").models["copy"].recurrent is not None
+
+
+def test_the_onnx_backends_refuse_a_gpu_and_auto_keeps_torch_there(model_dir: Path) -> None:
+    from tagger.labeler import use_backend
+
+    _exported(model_dir)
+    loaded = checkpoint.load(model_dir)
+    gpu = torch.device("cuda", 0)  # never used: the choice is made before anything runs
+    with pytest.raises(TaggerError, match="the onnx-int8 backend runs on CPU only, not cuda:0"):
+        use_backend(loaded, "onnx-int8", gpu)
+    assert use_backend(loaded, "auto", gpu).recurrent is None
+
+
+def test_the_service_setting_names_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from api.settings import Settings
+
+    monkeypatch.setenv("TAGGER_BACKEND", "onnx-int8")
+    assert Settings().backend == "onnx-int8"
+    monkeypatch.setenv("TAGGER_BACKEND", "tensorrt")
+    with pytest.raises(ValidationError, match="backend"):
+        Settings()
