@@ -27,7 +27,7 @@ typecheck: $(STAMP)
 	$(VENV)/bin/mypy tagger api scripts benchmarks
 
 pytest: $(STAMP)
-	$(VENV)/bin/pytest -q --durations=10
+	$(VENV)/bin/pytest -q -rs --durations=10  # -rs: every skipped test says why (no GPU, no Chromium)
 
 test: lint typecheck pytest
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -34,7 +35,7 @@ from tagger.io.validate import utf8_problem
 from tagger.pipeline import PreparedDocument, Tagger, prepare
 
 log = logging.getLogger("tagger.api")
-ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json")
+ROUTES = ("/tag", "/health", "/ready", "/models", "/metrics", "/docs", "/openapi.json", "/")
 INLINE_CHARS = 2_000  # requests up to this size are tokenized on the event loop (well under a millisecond)
 WATCH_AFTER_S = 0.05  # a request still waiting after this starts watching for its client leaving
 CLIENT_GONE = 499  # the status nginx logs for a client that closed the connection first
@@ -329,6 +330,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             body_bytes = await asyncio.to_thread(RESPONSE.dump_json, response)
         return Response(body_bytes, media_type="application/json")
 
+    if state.settings.demo:
+        pages = demo_files()
+
+        @app.get("/", include_in_schema=False)
+        async def demo_page() -> Response:
+            content, media = pages["index.html"]
+            return Response(content, media_type=media, headers=DEMO_HEADERS)
+
+        @app.get("/demo/{name}", include_in_schema=False)
+        async def demo_asset(name: str) -> Response:
+            if name not in pages or name == "index.html":
+                return error(404, f"no demo file {name!r}")
+            content, media = pages[name]
+            return Response(content, media_type=media, headers=DEMO_HEADERS)
+
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "alive"}
@@ -375,6 +391,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
+
+
+DEMO_DIR = Path(__file__).parent / "demo"
+# The page loads nothing from outside the service, and nothing can frame it.
+DEMO_HEADERS = {
+    "content-security-policy": "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    "x-content-type-options": "nosniff",
+}
+DEMO_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css"}
+
+
+def demo_files() -> dict[str, tuple[bytes, str]]:
+    """The demo page's files, read once: name -> (content, media type)."""
+    files = sorted(p for p in DEMO_DIR.iterdir() if p.suffix in DEMO_TYPES)
+    return {p.name: (p.read_bytes(), DEMO_TYPES[p.suffix]) for p in files}
 
 
 def _mapping(value: object) -> dict[str, Any]:

@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     backend: Backend = Field(
         "auto", description="auto (onnx on CPU where the model directory has an export), torch, onnx"
     )
+    demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")

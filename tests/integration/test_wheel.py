@@ -55,3 +55,4 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
             ("Berlin", "LOC"),
         ]
         assert {m["name"] for m in http.get("/models").json()} == {"ner-en-conll03", "pos-en-ewt"}
+        assert "<textarea" in http.get("/").text and http.get("/demo/demo.js").status_code == 200  # package data
