@@ -253,3 +253,23 @@ def test_serve_with_a_models_setting_that_is_not_json_is_a_one_line_error() -> N
     assert done.stderr.strip() == (
         "error: invalid setting TAGGER_MODELS: expected a JSON list, e.g. '[\"models/ner-en-conll03\"]'"
     )
+
+
+CONLLU = """# newdoc id = d1
+# sent_id = 1
+1\tPeter\tPeter\tPROPN\tNNP\t_\t2\tnsubj\t_\t_
+2\tlives\tlive\tVERB\tVBZ\t_\t0\troot\t_\t_
+3\t.\t.\tPUNCT\t.\t_\t2\tpunct\t_\t_
+
+"""
+
+
+def test_train_reads_a_conllu_file_by_its_name(tmp_path: Path) -> None:
+    data = tmp_path / "pos.conllu"
+    data.write_text(CONLLU * 4, encoding="utf-8")
+    common = ["train", "--train", str(data), "--dev", str(data), "--quiet", "--epochs", "1", "--hidden-size", "8"]
+    assert main([*common, "--output", str(tmp_path / "m")]) == 0
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["data"]["format"] == "conllu" and saved["task"] == "pos"
+    # --format still wins over the name.
+    assert main([*common, "--output", str(tmp_path / "m2"), "--format", "conll"]) != 0
