@@ -4,6 +4,10 @@ upper-cased, its held-out train slice and best epoch, with mean and spread.
 
 Usage:
   collect_seeds.py SHIPPED_RUN TARGET_DIR --recipe NAME RUN [RUN ...] [--recipe NAME RUN ...]
+                   [--reference NAME MODEL_DIR]
+
+``--reference`` adds an earlier model whose seed runs are gone: its dev score per seed
+from its metrics.json, the re-cased dev scores of the directory itself (one run).
 
 The shipped run's own recipe is the one whose runs include it, or, for a final fit,
 its selection run's. Every run is scored again here with the current inference code,
@@ -70,6 +74,7 @@ def main() -> None:
     parser.add_argument("shipped", type=Path)
     parser.add_argument("target", type=Path)
     parser.add_argument("--recipe", nargs="+", action="append", default=[], metavar=("NAME", "RUN"))
+    parser.add_argument("--reference", nargs=2, action="append", default=[], metavar=("NAME", "MODEL_DIR"))
     args = parser.parse_args()
     shipped_metrics = json.loads((args.shipped / "metrics.json").read_text())
     fit = shipped_metrics.get("final_fit")
@@ -80,6 +85,20 @@ def main() -> None:
         recipes.append(summarise(name, rows))
         if any(Path(r["run"]).resolve() == selection for r in rows):
             seeds = [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in rows]
+    for name, directory in args.reference:
+        row = score_run(Path(directory))
+        if row is None:
+            continue
+        summary = summarise(name, [row])
+        seed_devs = [s["dev_main"] for s in json.loads((Path(directory) / "metrics.json").read_text()).get("seeds", [])]
+        if len(seed_devs) > 1:
+            summary["dev_as-is"] = {
+                "mean": statistics.mean(seed_devs),
+                "std": statistics.stdev(seed_devs),
+                "n": len(seed_devs),
+            }
+            summary["runs"] = [{**row, "seeds_dev": seed_devs}]
+        recipes.append(summary)
     out = args.target
     out.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:

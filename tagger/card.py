@@ -201,6 +201,8 @@ def _recipe_table(recipes: Any) -> list[str]:
         runs = r.get("runs", [])
         mark = " (trained on dev)" if any(x.get("trained_on_dev") for x in runs) else ""
         epochs = ", ".join(str(x["best_epoch"]) for x in runs)
-        cells = [_mean_std(r.get(k)) for k in ("dev_as-is", "dev_lower", "dev_upper", "holdout")]
-        lines.append(f"| {r['name']}{mark} | {len(runs)} | " + " | ".join(cells) + f" | {epochs} |")
+        keys = ("dev_as-is", "dev_lower", "dev_upper", "holdout")
+        cells = [_mean_std(r.get(k)) for k in keys]
+        seeds = max([len(runs)] + [r[k]["n"] for k in keys if isinstance(r.get(k), dict)])
+        lines.append(f"| {r['name']}{mark} | {seeds} | " + " | ".join(cells) + f" | {epochs} |")
     return lines
