@@ -38,6 +38,7 @@ def main() -> int:
     config.train.epochs = args.epochs
     config.train.patience = args.epochs
     config.train.threads = args.threads
+    config.train.holdout_share = 0.0  # an epoch over the whole training file
     data = metrics["data"]
     set_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
