@@ -116,6 +116,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             resume=bool(args.resume),
             final_fit=final_fit,
         )
+    if not result.main:  # another rank of a torchrun launch: rank 0 reports and writes
+        return _exit_status(stopped[0]) if result.interrupted else 0
     if result.best_epoch == 0:
         print("error: training stopped before the first epoch finished; nothing saved", file=sys.stderr)
     else:

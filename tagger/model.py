@@ -176,6 +176,10 @@ class SequenceTagger(nn.Module):
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.size(1))  # (B, T, H)
         return self.emit(self.dropout(h))  # (B, T, K)
 
+    def forward(self, batch: Batch) -> Tensor:
+        """The training loss: what DistributedDataParallel calls (``tagger.distributed``)."""
+        return self.loss(batch)
+
     def loss(self, batch: Batch) -> Tensor:
         if batch.labels is None:
             raise ValueError("loss needs a batch with labels")

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from tagger import checkpoint, runstate
+from tagger import checkpoint, distributed, runstate
 from tagger.batch import bucketed_batches, context_chunks, encode
 from tagger.card import write_card, write_curves
 from tagger.checkpoint import LoadedModel, read_json_object
@@ -50,6 +50,7 @@ class TrainResult:
     best_score: float
     history: list[dict[str, Any]]
     interrupted: bool
+    main: bool = True  # False on the ranks of a distributed run that do not write
 
 
 def set_seed(seed: int) -> None:
@@ -159,15 +160,61 @@ def train(
     early stopping (see ``final_fit_from``)."""
     config = config.copy()
     tc = config.train
+    world = distributed.world_from_env()  # one rank of a torchrun launch, or alone
     device = pick_device(tc.device)
+    if device.type == "cuda" and world.distributed:
+        device = torch.device("cuda", world.local_rank)
+    distributed.init(world, device)
+    try:
+        return _train(
+            train_path,
+            dev_path,
+            Path(output),
+            config,
+            embeddings,
+            command,
+            licence,
+            log if world.main else _quiet,
+            progress and world.main,
+            should_stop,
+            resume,
+            final_fit,
+            world,
+            device,
+        )
+    finally:
+        distributed.close(world)
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def _train(
+    train_path: str | Path,
+    dev_path: str | Path,
+    output: Path,
+    config: Config,
+    embeddings: str | Path | None,
+    command: str,
+    licence: str,
+    log: Callable[[str], None],
+    progress: bool,
+    should_stop: Callable[[], bool],
+    resume: bool,
+    final_fit: FinalFit | None,
+    world: distributed.World,
+    device: torch.device,
+) -> TrainResult:
+    tc = config.train
     set_seed(tc.seed)
-    output = Path(output)
-    runstate.recover(output)
-    check_output(output)
     staging = runstate.staging_dir(output)
-    if not resume:
-        runstate.discard(staging)
-    staging.mkdir(parents=True, exist_ok=True)
+    if world.main:
+        runstate.recover(output)
+        check_output(output)
+        if not resume:
+            runstate.discard(staging)
+        staging.mkdir(parents=True, exist_ok=True)
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
     check_bio_tags(train_set)
     check_bio_tags(dev_set)
@@ -212,8 +259,9 @@ def train(
         model.load_pretrained(vectors[src], dst)
         log(f"vocabulary: {len(vocab.words)} words ({len(rows)} with pretrained vectors), {len(vocab.labels)} labels")
     model.to(device)
-    if not resume:
+    if not resume and world.main:
         checkpoint.save_static(staging, config, vocab, task, scheme)
+    net = distributed.wrap(model, world, device)  # what the steps call: DDP averages gradients
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer: torch.optim.Optimizer
@@ -226,7 +274,10 @@ def train(
 
     loaded = LoadedModel(output, config, vocab, model, task, scheme)
     labeler = Labeler([loaded], device)
-    rng = random.Random(tc.seed)
+    rng = random.Random(tc.seed)  # batch order: the same stream on every rank
+    # Casing augmentation draws per batch: each rank its own stream, so the shared one
+    # stays in step across ranks (alone, the one stream, as always).
+    augment_rng = random.Random(tc.seed * 1009 + world.rank) if world.distributed else rng
     history: list[dict[str, Any]] = []
     best_score, best_epoch, stale, done = -1.0, 0, 0, 0
     last_dev = float("nan")
@@ -263,12 +314,13 @@ def train(
             examples, example_tags, batches = epoch_batches(
                 train_set, train_tags, config.model.context_sentences, tc.batch_size, rng
             )
+            batches = distributed.rank_batches(batches, world)
             total_loss = 0.0
             bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
             for step, idx in enumerate(bar, start=1):
                 tokens = [examples[i] for i in idx]
                 if tc.case_augment > 0:
-                    tokens = [recase(t, rng, tc.case_augment) for t in tokens]
+                    tokens = [recase(t, augment_rng, tc.case_augment) for t in tokens]
                 batch = encode(tokens, vocab, config.model.max_word_chars, [example_tags[i] for i in idx])
                 if tc.word_dropout > 0:
                     drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
@@ -276,7 +328,7 @@ def train(
                 batch = batch.to(device)
                 autocast = torch.autocast("cuda", torch.float16) if amp else contextlib.nullcontext()
                 with autocast:
-                    loss = model.loss(batch)
+                    loss = net(batch)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -286,10 +338,14 @@ def train(
                 total_loss += loss.item()
                 if step % 20 == 0:
                     bar.set_postfix(loss=f"{total_loss / step:.3f}", dev=f"{last_dev:.4f}")
-                if should_stop():
+                if distributed.agree(should_stop(), world, device):  # all ranks stop at the same step
                     raise KeyboardInterrupt
             schedule.step()
             train_seconds = time.perf_counter() - started
+            if not world.main:  # rank 0 evaluates and decides; the others wait for its word
+                if distributed.agree(False, world, device):
+                    break
+                continue
             model.eval()
             dev = evaluate(labeler, loaded.name, dev_set)
             last_dev = dev["main"]
@@ -321,13 +377,17 @@ def train(
             progress_state |= {"best_epoch": best_epoch, "stale": stale, "data": card_info}
             progress_state["final_fit"] = None if final_fit is None else dataclasses.asdict(final_fit)
             runstate.save_epoch(staging, model, optimizer, rng, progress_state)
-            if stale >= tc.patience:
+            finished = stale >= tc.patience
+            if finished:
                 log(f"no dev improvement for {tc.patience} epochs; stopping")
+            if distributed.agree(finished, world, device):
                 break
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: keeping the best model so far")
 
+    if not world.main:
+        return TrainResult(output, 0, best_score, history, interrupted, main=False)
     if best_epoch == 0:
         return TrainResult(output, 0, best_score, history, interrupted)
     averaged = None
