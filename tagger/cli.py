@@ -157,6 +157,39 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tag_ray(args: argparse.Namespace) -> int:
+    from tagger.ray_tag import tag_with_ray
+    from tagger.resources import default_model_paths
+
+    if args.actors < 1:
+        raise TaggerError("--actors takes a number of at least 1")
+    inputs = [Path(p) for p in args.inputs]
+    formats = {args.input_format or format_from_name(str(p)) for p in inputs}
+    if len(formats) > 1:
+        raise TaggerError(f"inputs of several formats ({', '.join(sorted(formats))}); give --input-format")
+    stats = tag_with_ray(
+        inputs,
+        Path(args.outdir),
+        [str(m) for m in (args.model or default_model_paths())],
+        formats.pop(),
+        args.address,
+        args.actors,
+        args.device,
+        args.batch_tokens,
+        skip_errors=args.skip_errors,
+        progress=not args.quiet,
+    )
+    if not args.quiet:
+        rate = stats.tokens / max(stats.seconds, 1e-9)
+        print(
+            f"tagged {stats.documents} documents, {stats.tokens} tokens from {stats.files} files in "
+            f"{stats.seconds:.1f}s ({rate:,.0f} tokens/s; Ray start-up {stats.startup_seconds:.1f}s)"
+            + (f", {stats.skipped} bad records skipped" if stats.skipped else ""),
+            file=sys.stderr,
+        )
+    return 0
+
+
 def cmd_export_onnx(args: argparse.Namespace) -> int:
     from tagger.onnx_backend import export
 
@@ -336,6 +369,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-errors", action="store_true", help="report bad records and go on instead of stopping")
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser("tag-ray", help="tag JSONL or text files on a Ray cluster (Ray Data), one JSONL file each")
+    p.add_argument("inputs", nargs="+", help="input files (jsonl, lines or text)")
+    p.add_argument("-o", "--outdir", required=True, help="directory for OUTDIR/<input name>.jsonl")
+    p.add_argument("--model", action="append", help="model directory (repeatable; default: the shipped models)")
+    p.add_argument("--input-format", choices=["jsonl", "lines", "text"], help="default: from the file name, else text")
+    p.add_argument("--address", default="local", help="local (start Ray here), auto (the running cluster), ray://...")
+    p.add_argument("--actors", type=int, default=1, help="tagging actors, each with the models loaded once")
+    p.add_argument("--device", default=None, help="auto (default: a GPU per actor where the cluster has GPUs), cpu")
+    p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
+    p.add_argument("--skip-errors", action="store_true", help="report bad records and go on instead of stopping")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
+    p.set_defaults(func=cmd_tag_ray)
 
     p = sub.add_parser("serve", help="serve models over HTTP (POST /tag)")
     p.add_argument("--host", default="127.0.0.1")
