@@ -19,7 +19,7 @@ class Settings(BaseSettings):
     models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     backend: Backend = Field(
-        "auto", description="auto (onnx on CPU where the model directory has an export), torch, onnx"
+        "auto", description="auto (torch: measured fastest here), torch, onnx, onnx-int8 (CPU; tagger export-onnx)"
     )
     demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
     threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")

@@ -76,11 +76,21 @@ def write_card(directory: Path) -> None:
         "",
         f"Task: **{f['task']}** ({len(f['labels'])} labels, {f['label_scheme'].upper()} inside the model).",
         "",
-        "## Scores on the dev split",
-        "",
-        f"- {metric}: **{dev['main']:.4f}**",
-        f"- token accuracy: {dev['accuracy']:.4f}",
     ]
+    fit = metrics.get("final_fit")
+    if isinstance(fit, dict):
+        # The estimate first: the dev scores of a model trained on dev say nothing.
+        lines += [
+            f"**Estimated {metric}: {fit['selection_dev']:.4f}**, the dev score of the selection run; "
+            'this model was then trained on train and dev (see "Final fit" below).',
+            "",
+            "## Scores on the dev split (trained on: not an estimate)",
+            "",
+            f"- {metric}: {dev['main']:.4f}",
+        ]
+    else:
+        lines += ["## Scores on the dev split", "", f"- {metric}: **{dev['main']:.4f}**"]
+    lines.append(f"- token accuracy: {dev['accuracy']:.4f}")
     if f["task"] == "ner":
         micro, strict = dev["micro"], dev["strict"]["micro"]
         lines += [
@@ -101,7 +111,6 @@ def write_card(directory: Path) -> None:
             f"Held-out slice of train (the last {holdout['share']:.0%} of its documents, {holdout['sentences']} "
             f"sentences, never trained or tuned on): **{holdout['main']:.4f}**.",
         ]
-    fit = metrics.get("final_fit")
     if isinstance(fit, dict):
         lines += [
             "",

@@ -326,7 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
-        help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
+        help="recurrent layers on torch or ONNX Runtime (CPU; exports from tagger export-onnx); auto: torch",
     )
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument(
@@ -360,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
-        help="recurrent layers on torch or ONNX Runtime (CPU); auto: onnx where the model directory has an export",
+        help="recurrent layers on torch or ONNX Runtime (CPU; exports from tagger export-onnx); auto: torch",
     )
     p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: 1 with workers)")
     p.add_argument(

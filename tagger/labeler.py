@@ -29,8 +29,12 @@ from tagger.tags import TagScheme, convert
 
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
-# What "auto" takes on CPU, in order, where the model directory has the export.
-AUTO_CPU: tuple[Backend, ...] = ("onnx",)
+# What "auto" takes on CPU, in order, where the model directory has the export: none.
+# On the Intel Xeon of the development machines, torch tagged files and served requests
+# fastest (benchmarks/results/tag_throughput_issue11_after.json, serve_load_issue11_*);
+# ONNX Runtime won only on large pre-tokenized batches (backends_ner.json). Measure on
+# your CPU with benchmarks/backends.py and choose with --backend / TAGGER_BACKEND.
+AUTO_CPU: tuple[Backend, ...] = ()
 _ONNX_FILES = {"onnx": onnx_backend.ONNX_FILE, "onnx-int8": onnx_backend.INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
@@ -78,9 +82,9 @@ class Labeler:
         char_cache: int = CHAR_CACHE_WORDS,
         backend: Backend = "auto",
     ) -> Labeler:
-        """``backend``: "torch"; "onnx" (CPU only, the model directory's recurrent.onnx);
-        "auto": onnx on CPU where the directory has an export and onnxruntime is
-        installed, else torch."""
+        """``backend``: "torch"; "onnx" or "onnx-int8" (CPU only, the model directory's
+        recurrent.onnx or recurrent-int8.onnx); "auto": the first of ``AUTO_CPU`` the
+        directory has an export for, else torch."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         chosen = pick_device(device)

@@ -20,6 +20,7 @@ the weights it was made from.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 import warnings
@@ -124,7 +125,13 @@ def export(directory: str | Path, int8: bool = True) -> list[Path]:
 
         fd, quantized = tempfile.mkstemp(dir=directory, prefix=f".{INT8_FILE}.")
         os.close(fd)
-        quantize_dynamic(str(directory / ONNX_FILE), quantized, weight_type=QuantType.QInt8)
+        root = logging.getLogger()
+        level = root.level
+        root.setLevel(logging.ERROR)  # its advice to pre-process is for vision models
+        try:
+            quantize_dynamic(str(directory / ONNX_FILE), quantized, weight_type=QuantType.QInt8)
+        finally:
+            root.setLevel(level)
         written.append(_finish(Path(quantized), directory / INT8_FILE, digest))
     return written
 
@@ -181,6 +188,8 @@ class OnnxRecurrent:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting between runs: the same cores tokenize, decode and serialize.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return self._ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types

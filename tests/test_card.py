@@ -188,3 +188,16 @@ def test_card_says_dev_was_not_trained_on(tmp_path: Path) -> None:
     directory = make_model_dir(tmp_path / "m", metrics=ner_metrics())
     write_card(directory)
     assert "- trained on: train; dev only for choosing the epoch" in (directory / "README.md").read_text()
+
+
+def test_a_final_fit_card_leads_with_the_estimate_not_the_dev_it_trained_on(tmp_path: Path) -> None:
+    metrics = ner_metrics()
+    metrics["final_fit"] = {"selection": "runs/sel", "epochs": 13, "selection_dev": 0.94091}
+    metrics["trained_on_dev"] = True
+    directory = make_model_dir(tmp_path / "m", metrics=metrics)
+    write_card(directory)
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    estimate = card.index("**Estimated entity micro-F1 (seqeval, conlleval mode): 0.9409**")
+    assert estimate < card.index("## Scores on the dev split (trained on: not an estimate)")
+    assert "- entity micro-F1 (seqeval, conlleval mode): 0.8471" in card  # not in bold
+    assert "for 13 epochs, the best epoch of the selection run `runs/sel`" in card

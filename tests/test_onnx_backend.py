@@ -83,8 +83,8 @@ def test_the_export_labels_like_torch(model_dir: Path) -> None:
     assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
     for a, b in zip(expected, got, strict=True):
         assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
-    # auto picks the export on CPU
-    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is not None
+    # auto stays on torch: measured fastest on the CPUs here (labeler.AUTO_CPU)
+    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is None
     # int8 weights: most labels as the float model's (a tiny model has little to lose)
     int8 = Labeler.load(model_dir, device="cpu", backend="onnx-int8").label(SENTENCES)["m"]
     same = sum(a.label == b.label for x, y in zip(expected, int8, strict=True) for a, b in zip(x, y, strict=True))
@@ -108,7 +108,7 @@ def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) 
     with pytest.raises(ModelDirError, match=r"made from other weights than model\.safetensors; export it again"):
         Labeler.load(model_dir, device="cpu", backend="onnx")
     with pytest.raises(ModelDirError, match="made from other weights"):
-        Labeler.load(model_dir, device="cpu")  # auto does not fall back silently to a stale file
+        Labeler.load(model_dir, device="cpu", backend="onnx-int8")
 
 
 def test_forked_workers_tag_with_the_export_like_in_process_torch(model_dir: Path, tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -80,6 +81,17 @@ def test_shipped_models_give_entities_with_offsets() -> None:
     ]
     assert all(text[e.start : e.end] == e.text for e in doc.entities)
     assert doc.sentences[0][0].labels["pos-en-ewt"].label == "PROPN"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["angela merkel visited paris.", "ANGELA MERKEL VISITED PARIS."],
+    ids=["lower", "upper"],
+)
+def test_the_shipped_ner_model_finds_entities_in_text_without_case(text: str) -> None:
+    """Chat, queries and transcripts come lower-cased, headlines upper-cased (issue 11)."""
+    doc = Tagger.load(MODELS / "ner-en-conll03", device="cpu")(text)
+    assert [(e.text, e.label) for e in doc.entities] == [(text[:13], "PER"), (text[22:27], "LOC")]
 
 
 def _conll(sentences: list[int]) -> bytes:
