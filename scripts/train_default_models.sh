@@ -1,63 +1,61 @@
 #!/usr/bin/env bash
-# Train the two models shipped in models/ the way their cards describe:
-#   1. selection runs, three seeds per recipe, on train without its last 10% of
+# Train the two models shipped in models/ the way their cards describe (the runs of
+# 2026-12-01, two at a time on 2 cores, one torch thread each):
+#   1. selection runs of the recipe, seeds 1-3, on train without its last 10% of
 #      documents (the held-out slice nobody tunes on), dev for early stopping;
-#   2. a final fit of the chosen recipe on train + dev, for the best epoch of seed 1's
+#   2. comparison runs (NER: document context 1, and no casing augmentation; one seed);
+#   3. a final fit of the recipe on train + dev, for the best epoch of seed 1's
 #      selection run (`--final-fit`);
-#   3. scripts/collect_seeds.py ships the final fit with every recipe's table in its card.
-# Usage: scripts/train_default_models.sh [ner|pos|all]
-# Every run is one `tagger train` command (printed in its card) with one torch thread, so
-# two run side by side on two cores. NER_CONTEXT / POS_CONTEXT name the shipped recipe's
-# document context (chosen on the 3-seed dev means of the selection runs).
+#   4. scripts/collect_seeds.py ships the final fit with every recipe's table in its
+#      card, beside the model shipped before (REFERENCE_DIR, e.g. a checkout of an
+#      earlier commit: its per-seed dev scores come from its metrics.json).
+# Usage: scripts/train_default_models.sh [ner|pos|all] [REFERENCE_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
 RUNS=${RUNS:-runs}
 TAGGER=${TAGGER:-.venv/bin/tagger}
-NER_CONTEXT=${NER_CONTEXT:-0}
-POS_CONTEXT=${POS_CONTEXT:-0}
 what=${1:-all}
+reference=${2:-}
 mkdir -p "$RUNS"
 GLOVE="$DATA/glove/glove.6B.50d.top200k.txt.gz"
 
-ner() {  # English NER, CoNLL-2003, GloVe 6B 50d; $1 context, $2 seed, rest: extra flags
-  local context=$1 seed=$2; shift 2
-  "$TAGGER" train --quiet --threads 1 --seed "$seed" --holdout-share 0.1 --context-sentences "$context" \
+ner() {  # English NER, CoNLL-2003, GloVe 6B 50d; $1 output name, rest: extra flags
+  local name=$1; shift
+  "$TAGGER" train --quiet --threads 1 --holdout-share 0.1 \
     --train "$DATA/conll2003/train.txt" --dev "$DATA/conll2003/valid.txt" --embeddings "$GLOVE" \
-    --licence "CoNLL-2003 (Reuters RCV1): research use only; GloVe 6B: PDDL 1.0" "$@"
+    --licence "CoNLL-2003 (Reuters RCV1): research use only; GloVe 6B: PDDL 1.0" \
+    --output "$RUNS/$name" "$@" > "$RUNS/$name.log" 2>&1
 }
 
 pos() {  # English UPOS, UD English EWT r2.16, GloVe 6B 50d
-  local context=$1 seed=$2; shift 2
-  "$TAGGER" train --quiet --threads 1 --seed "$seed" --holdout-share 0.1 --context-sentences "$context" \
-    --format conllu --tag-field upos --char-encoder lstm --dropout 0.33 \
+  local name=$1; shift
+  "$TAGGER" train --quiet --threads 1 --holdout-share 0.1 --tag-field upos --char-encoder lstm --dropout 0.33 \
     --train "$DATA/ud_english_ewt/en_ewt-ud-train.conllu" --dev "$DATA/ud_english_ewt/en_ewt-ud-dev.conllu" \
-    --embeddings "$GLOVE" --licence "UD English EWT: CC BY-SA 4.0; GloVe 6B: PDDL 1.0" "$@"
+    --embeddings "$GLOVE" --licence "UD English EWT: CC BY-SA 4.0; GloVe 6B: PDDL 1.0" \
+    --output "$RUNS/$name" "$@" > "$RUNS/$name.log" 2>&1
 }
 
-ship() {  # $1 task, $2 model name, $3 shipped context
-  local task=$1 name=$2 context=$3
-  "$task" "$context" 1 --final-fit "$RUNS/$task-ctx$context-seed1" --output "$RUNS/$task-final" \
-    > "$RUNS/$task-final.log" 2>&1
-  recipes=()
-  for c in 0 1; do
-    if compgen -G "$RUNS/$task-ctx$c-seed*/metrics.json" > /dev/null; then
-      recipes+=(--recipe "stacked, context $c" "$RUNS/$task-ctx$c-seed"[0-9])
-    fi
-  done
-  .venv/bin/python scripts/collect_seeds.py "$RUNS/$task-final" "models/$name" "${recipes[@]}" \
-    --recipe "final fit (context $context)" "$RUNS/$task-final"
-}
-
-for task in ner pos; do
-  if [[ $what == all || $what == "$task" ]]; then
-    for context in 0 1; do
-      for seed in 1 2 3; do
-        "$task" "$context" "$seed" --output "$RUNS/$task-ctx$context-seed$seed" \
-          > "$RUNS/$task-ctx$context-seed$seed.log" 2>&1
-      done
-    done
-    context_var=$([[ $task == ner ]] && echo "$NER_CONTEXT" || echo "$POS_CONTEXT")
-    ship "$task" "$([[ $task == ner ]] && echo ner-en-conll03 || echo pos-en-ewt)" "$context_var"
-  fi
-done
+references=()
+if [[ $what == all || $what == ner ]]; then
+  for seed in 1 2 3; do ner "ner-ctx0-seed$seed" --seed "$seed"; done
+  ner ner-ctx1-seed1 --seed 1 --context-sentences 1
+  ner ner-noaug-seed1 --seed 1 --case-augment 0
+  ner ner-final --seed 1 --final-fit "$RUNS/ner-ctx0-seed1"
+  [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/ner-en-conll03")
+  .venv/bin/python scripts/collect_seeds.py "$RUNS/ner-final" models/ner-en-conll03 \
+    --recipe "stacked 2x128, no document context (the shipped recipe)" "$RUNS"/ner-ctx0-seed[123] \
+    --recipe "stacked 2x128, document context 1" "$RUNS/ner-ctx1-seed1" \
+    --recipe "stacked 2x128, no casing augmentation" "$RUNS/ner-noaug-seed1" \
+    --recipe "final fit on train + dev (shipped)" "$RUNS/ner-final" "${references[@]}"
+  "$TAGGER" export-onnx models/ner-en-conll03
+fi
+if [[ $what == all || $what == pos ]]; then
+  for seed in 1 2 3; do pos "pos-ctx0-seed$seed" --seed "$seed"; done
+  pos pos-final --seed 1 --final-fit "$RUNS/pos-ctx0-seed1"
+  [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/pos-en-ewt")
+  .venv/bin/python scripts/collect_seeds.py "$RUNS/pos-final" models/pos-en-ewt \
+    --recipe "stacked 2x128, char LSTM, dropout 0.33, casing augmentation (the shipped recipe)" "$RUNS"/pos-ctx0-seed[123] \
+    --recipe "final fit on train + dev (shipped)" "$RUNS/pos-final" "${references[@]}"
+  "$TAGGER" export-onnx models/pos-en-ewt
+fi
