@@ -66,6 +66,7 @@ def _steps_on_one_rank(rank: int, port: int, data: str, failures: mp.Queue) -> N
                 torch.distributed.all_gather(gathered, flat)
                 if not torch.equal(gathered[0], gathered[1]):
                     raise AssertionError(f"rank weights differ by {(gathered[0] - gathered[1]).abs().max()}")
+        torch.distributed.barrier()  # neither rank tears gloo down while the other still uses it
         distributed.close(world)
     except BaseException as exc:  # reported to the test in the parent
         failures.put(f"rank {rank}: {exc!r}")
