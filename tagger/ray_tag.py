@@ -95,6 +95,16 @@ class TaggingActor:
         }
 
 
+def actor_cpus(cluster_cpus: float, actors: int) -> float:
+    """CPUs each tagging actor asks Ray for: a whole one, unless the pool would then hold
+    every CPU of the cluster. The read and record-splitting tasks need a CPU too, and Ray
+    schedules nothing without one, so a pool as large as the cluster (``--actors 2`` on a
+    2-core machine) would wait for ever; its actors share what is left after one CPU (half
+    of a 1-CPU cluster) is kept for the readers. Threads are set per actor, not by this."""
+    readers = min(1.0, cluster_cpus / 2)
+    return min(1.0, (cluster_cpus - readers) / actors)
+
+
 def _value(cell: Any) -> Any:
     """A cell of a pandas batch, with pandas' missing values (NaN, NA) turned back to None."""
     if cell is None:
@@ -165,7 +175,7 @@ def tag_with_ray(
         compute=ray.data.ActorPoolStrategy(size=actors),
         batch_size=records_per_batch,
         batch_format="pandas",
-        num_cpus=1,
+        num_cpus=actor_cpus(ray.cluster_resources().get("CPU", 1), actors),
         num_gpus=gpus,
     )
     outdir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Tagging on Ray Data gives what ``tagger tag`` gives, record by record, and reports
-bad records the same way. A local Ray instance with two CPUs and one actor (so the read
-tasks still get a CPU). Skipped, with the reason, where Ray is not installed."""
+bad records the same way. A local Ray instance with two CPUs, one actor (and once two:
+the pool must still leave the read tasks a CPU). Skipped, with the reason, where Ray is not installed."""
 
 from __future__ import annotations
 
@@ -77,3 +77,35 @@ def test_inputs_whose_outputs_would_collide_are_refused(tmp_path: Path) -> None:
     (tmp_path / "x").mkdir()
     with pytest.raises(TaggerError, match="another input has the name 'docs'"):
         output_paths([tmp_path / "docs.jsonl", tmp_path / "x" / "docs.txt"], tmp_path / "out")
+
+
+def test_as_many_actors_as_cpus_still_leaves_the_readers_a_cpu(local_ray: None, tmp_path: Path) -> None:
+    """Two actors on a two-CPU instance: with a whole CPU per actor the read tasks were
+    never scheduled and the run waited for ever."""
+    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import TimeoutError as Timeout
+
+    from tagger.ray_tag import tag_with_ray
+
+    source = tmp_path / "docs.jsonl"
+    source.write_text("\n".join(RECORDS[:2] * 20) + "\n", encoding="utf-8")
+    with ThreadPoolExecutor(1) as pool:
+        run = pool.submit(tag_with_ray, [source], tmp_path / "out", [NER], "jsonl", actors=2, progress=False)
+        try:
+            stats = run.result(timeout=150)
+        except Timeout:
+            ray.shutdown()  # frees the waiting thread
+            pytest.fail("tag_with_ray with 2 actors on 2 CPUs did not finish in 150 s")
+    assert stats.documents == 40
+    expected, _ = _tagger_tag(source)
+    assert [json.loads(line) for line in (tmp_path / "out" / "docs.jsonl").read_text().splitlines()] == expected
+
+
+@pytest.mark.parametrize(
+    ("cpus", "actors", "share"),
+    [(2, 1, 1.0), (2, 2, 0.5), (16, 16, 15 / 16), (1, 1, 0.5), (2, 4, 0.25), (64, 8, 1.0)],
+)
+def test_actors_ask_for_a_whole_cpu_unless_that_starves_the_readers(cpus: int, actors: int, share: float) -> None:
+    from tagger.ray_tag import actor_cpus
+
+    assert actor_cpus(cpus, actors) == pytest.approx(share)
