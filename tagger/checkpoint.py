@@ -156,8 +156,10 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedMod
         state = load_file(str(weights_path))
     except (SafetensorError, OSError) as exc:
         raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
-    model = build_model(config, vocab, label_scheme)
-    model.load_state_dict({k: v.float() for k, v in state.items()})
+    # The weights go into the meta model in place of its shapes (``assign``): building a
+    # real one first would fill every table with random numbers only to overwrite them.
+    model = shapes_only
+    model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     model.to(device)
     model.eval()
     metrics_path = path / "metrics.json"

@@ -10,13 +10,13 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import os
 import shlex
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from tagger.batch import DEFAULT_BATCH_TOKENS
 from tagger.config import SECTIONS, Config, load_config, set_field
@@ -396,19 +396,46 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, fast_exit: bool = False) -> int:
+    """Run one command; returns its exit status. ``fast_exit`` (the ``tagger`` command,
+    ``python -m tagger``): see ``_end_now``."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        code: Any = args.func(args)
+        code = int(args.func(args))
     except TaggerError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        code = 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return EXIT_SIGINT
-    return int(code)
+        code = EXIT_SIGINT
+    if fast_exit and args.func in (cmd_tag, cmd_evaluate, cmd_info):
+        _end_now(code)
+    return code
+
+
+def _end_now(code: int) -> None:
+    """End the process without the interpreter's teardown.
+
+    With torch loaded, Python's own shutdown (freeing every module and object, torch's
+    exit handlers) takes about 0.3 s, a fifth of a short ``tagger tag``. The commands
+    let through here have closed every file and worker pool they opened before
+    returning, so only the standard streams can still hold unwritten bytes: they are
+    flushed, and where that fails (a closed pipe) the normal exit runs and reports it.
+    Not for commands that leave services behind to stop at exit (a local Ray
+    instance, a process group, the server)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
+def run() -> None:
+    """The ``tagger`` console command."""
+    sys.exit(main(fast_exit=True))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

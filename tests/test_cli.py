@@ -273,3 +273,25 @@ def test_train_reads_a_conllu_file_by_its_name(tmp_path: Path) -> None:
     assert saved["data"]["format"] == "conllu" and saved["task"] == "pos"
     # --format still wins over the name.
     assert main([*common, "--output", str(tmp_path / "m2"), "--format", "conll"]) != 0
+
+
+@pytest.mark.parametrize("destination", ["stdout", "file"])
+def test_the_tagger_command_writes_every_record_before_its_quick_exit(tmp_path: Path, destination: str) -> None:
+    """``tagger tag`` ends without the interpreter's teardown (cli._end_now): what it
+    wrote to a pipe or a file must all be there, and its exit status kept."""
+    source = tmp_path / "docs.jsonl"
+    source.write_text(
+        "".join(json.dumps({"id": i, "text": f"Mr. Smith {i} went to Paris."}) + "\n" for i in range(300))
+    )
+    output = tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "tagger", "tag", str(source), "--model", str(NER), "--workers", "2", "--quiet"]
+    command += ["-o", str(output)] if destination == "file" else []
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    text = done.stdout if destination == "stdout" else output.read_text()
+    assert [json.loads(line)["id"] for line in text.splitlines()] == [str(i) for i in range(300)]
+    failed = subprocess.run([*command[:4], str(tmp_path / "missing.txt")], capture_output=True, text=True, timeout=120)
+    assert (
+        failed.returncode == 2
+        and failed.stderr == f"error: {tmp_path / 'missing.txt'}: cannot read: No such file or directory\n"
+    )

@@ -1,0 +1,118 @@
+"""Start-up: where the time of a short ``tagger tag`` goes, and how soon the server is
+ready.
+
+Each figure is the median of ``--repeats`` fresh processes (the page cache warm, as on a
+machine that has run the command before):
+
+- ``tagger tag`` on an empty input and on one sentence (start to exit, the shipped
+  models, and NER only);
+- its parts: the interpreter alone, ``import torch``, importing the CLI
+  (``tagger.cli``: torch, pydantic, the tokenizer's tables), and loading the models
+  (``Tagger.load``), each timed inside one process;
+- ``tagger serve`` from start to the first ``/ready`` answering 200.
+
+Usage: .venv/bin/python benchmarks/startup.py [--repeats 7]
+Writes benchmarks/results/startup.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.processes import free_port  # noqa: E402
+
+NER = str(ROOT / "models" / "ner-en-conll03")
+PARTS = """
+import time, sys
+t0 = time.perf_counter(); import torch; t1 = time.perf_counter()
+import tagger.cli; t2 = time.perf_counter()
+from tagger.pipeline import Tagger
+from tagger.resources import default_model_paths
+Tagger.load([str(p) for p in default_model_paths()], device="cpu"); t3 = time.perf_counter()
+print(t1 - t0, t2 - t1, t3 - t2)
+"""
+
+
+def seconds(command: list[str], stdin: str = "") -> float:
+    started = time.perf_counter()
+    subprocess.run(command, input=stdin, text=True, check=True, cwd=ROOT, capture_output=True)
+    return time.perf_counter() - started
+
+
+def server_ready_seconds() -> float:
+    port = free_port()
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tagger", "serve", "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
+                    return time.perf_counter() - started
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None:
+                raise RuntimeError("server exited during start-up")
+            time.sleep(0.01)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def summary(runs: list[float]) -> dict[str, Any]:
+    return {"median_s": round(statistics.median(runs), 3), "runs": [round(r, 3) for r in runs]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--out", default="startup.json", help="file name under benchmarks/results")
+    args = parser.parse_args()
+    py = sys.executable
+    tag = [py, "-m", "tagger", "tag", "-", "--quiet"]
+    settings = {
+        "python -c pass": ([py, "-c", "pass"], ""),
+        "tagger tag, empty input, shipped models": (tag, ""),
+        "tagger tag, empty input, NER only": ([*tag, "--model", NER], ""),
+        "tagger tag, one sentence, shipped models": (tag, "Angela Merkel visited Paris.\n"),
+    }
+    runs: dict[str, list[float]] = {name: [] for name in settings}
+    parts: list[list[float]] = []
+    ready: list[float] = []
+    with tempfile.TemporaryDirectory():
+        for _ in range(args.repeats):  # the settings take turns, so noise hits all alike
+            for name, (command, stdin) in settings.items():
+                runs[name].append(seconds(command, stdin))
+            done = subprocess.run([py, "-c", PARTS], capture_output=True, text=True, check=True, cwd=ROOT)
+            parts.append([float(x) for x in done.stdout.split()])
+            ready.append(server_ready_seconds())
+    report: dict[str, Any] = {"cpu_count": os.cpu_count()}
+    report.update({name: summary(r) for name, r in runs.items()})
+    for i, name in enumerate(("import torch", "import tagger.cli after torch", "Tagger.load, shipped models")):
+        report[f"part: {name}"] = summary([p[i] for p in parts])
+    report["tagger serve to the first 200 from /ready"] = summary(ready)
+    print(json.dumps(report, indent=2))
+    (ROOT / "benchmarks" / "results" / args.out).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
