@@ -4,11 +4,14 @@ labeler -> sentences joined again -> entities -> one ``TaggedDocument`` per inpu
 ``Tagger`` is the one public entry point for Python users, and the one path the HTTP
 service, ``tagger tag`` and ``tagger evaluate`` share. A sentence longer than
 ``MAX_PIECE_TOKENS`` is cut into pieces for the model (a run-on "sentence" of thousands
-of tokens, a table or a log file, would otherwise hold the inference thread for a long
-CRF loop); each piece remembers its document, sentence and token offset, and the
-pieces of a sentence are joined before anything is returned, so callers and writers
-only ever see the sentences of their input. The pieces of one document are neighbours
-for models that look at document context.
+of tokens, a table, a log file or an unpunctuated transcript would otherwise hold the
+inference thread for a long CRF loop). Pieces overlap by ``PIECE_OVERLAP`` tokens on
+each side of a cut and each keeps the labels of its middle only, so every token is
+labelled with at least that much context on both sides and an entity across a cut
+("New | York") is not split in two. Each piece remembers its document, sentence and
+token offset, and the pieces of a sentence are joined before anything is returned, so
+callers and writers only ever see the sentences of their input. The pieces of one
+document are neighbours for models that look at document context.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from tagger.tokenize import Token, tokenize
 
 Label = TypeVar("Label")
 MAX_PIECE_TOKENS = 256  # longer sentences are cut for the model (training sentences stay under 130 tokens)
+PIECE_OVERLAP = 32  # tokens each piece shares with its neighbour on each side of a cut
 
 
 @dataclass
@@ -46,12 +50,15 @@ class PreparedDocument:
 
 @dataclass(frozen=True)
 class Piece:
-    """Tokens ``[offset, offset + len(tokens))`` of sentence ``sentence`` of document ``document``."""
+    """A run of tokens of sentence ``sentence`` of document ``document``, labelled
+    together; the labels of ``tokens[keep[0]:keep[1]]`` are kept, for the sentence's
+    tokens from ``offset`` on (the rest is context shared with the neighbouring pieces)."""
 
     document: int
     sentence: int
     offset: int
     tokens: Sequence[Token]
+    keep: tuple[int, int]
 
 
 def prepare(document: str | Sequence[str], doc_id: str | None = None) -> PreparedDocument:
@@ -63,27 +70,38 @@ def prepare(document: str | Sequence[str], doc_id: str | None = None) -> Prepare
     return PreparedDocument(" ".join(document), [_offsets(document)] if document else [], doc_id)
 
 
-def cut(documents: Sequence[PreparedDocument], max_tokens: int = MAX_PIECE_TOKENS) -> list[Piece]:
-    """Every sentence of every document as pieces of at most ``max_tokens`` tokens, in order."""
-    return [
-        Piece(d, s, i, sentence[i : i + max_tokens])
-        for d, doc in enumerate(documents)
-        for s, sentence in enumerate(doc.sentences)
-        for i in range(0, len(sentence), max_tokens)
-    ]
+def cut(
+    documents: Sequence[PreparedDocument], max_tokens: int = MAX_PIECE_TOKENS, overlap: int = PIECE_OVERLAP
+) -> list[Piece]:
+    """Every sentence of every document as pieces of at most ``max_tokens`` tokens, in
+    order; a sentence that is cut is cut into pieces sharing ``overlap`` tokens (fewer
+    for tiny ``max_tokens``, so that each piece keeps at least one token of its own)."""
+    overlap = max(0, min(overlap, (max_tokens - 1) // 2))
+    pieces = []
+    for d, doc in enumerate(documents):
+        for s, sentence in enumerate(doc.sentences):
+            n, start = len(sentence), 0  # start: the first token this piece keeps
+            while start < n:
+                first = max(0, min(start - overlap, n - max_tokens))  # the last piece is filled leftwards
+                end = min(n, first + max_tokens)
+                kept_end = n if end == n else end - overlap
+                pieces.append(Piece(d, s, start, sentence[first:end], (start - first, kept_end - first)))
+                start = kept_end
+    return pieces
 
 
 def join(
     documents: Sequence[PreparedDocument], pieces: Sequence[Piece], labels: Sequence[Sequence[Label]]
 ) -> list[list[list[Label]]]:
-    """``labels[k]`` (one per token of ``pieces[k]``) regrouped per sentence of each
-    document: ``result[d][s]`` has one entry per token of sentence ``s`` of document ``d``."""
+    """``labels[k]`` (one per token of ``pieces[k]``; the kept ones are used) regrouped per
+    sentence of each document: ``result[d][s]`` has one entry per token of sentence ``s``
+    of document ``d``."""
     joined: list[list[list[Label]]] = [[[] for _ in doc.sentences] for doc in documents]
     for piece, piece_labels in zip(pieces, labels, strict=True):
         sentence = joined[piece.document][piece.sentence]
         if len(sentence) != piece.offset or len(piece_labels) != len(piece.tokens):
             raise ValueError(f"piece at token {piece.offset} of sentence {piece.sentence} is out of order")
-        sentence.extend(piece_labels)
+        sentence.extend(piece_labels[piece.keep[0] : piece.keep[1]])
     return joined
 
 

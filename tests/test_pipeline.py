@@ -54,13 +54,40 @@ def test_join_refuses_pieces_out_of_order() -> None:
         raise AssertionError("pieces out of order must be refused")
 
 
-def test_a_cut_sentence_is_returned_whole_with_the_same_labels_as_its_pieces() -> None:
+@given(st.integers(1, 900), st.integers(1, 300), st.integers(0, 64))
+def test_a_cut_leaves_every_token_context_on_both_sides(length: int, size: int, overlap: int) -> None:
+    (doc,) = documents = [doc_of([length])]
+    pieces = cut(documents, size, overlap)
+    shared = max(0, min(overlap, (size - 1) // 2))
+    if length <= size:
+        assert [(p.offset, len(p.tokens), p.keep) for p in pieces] == [(0, length, (0, length))]
+    for piece in pieces:
+        first = doc.sentences[0].index(piece.tokens[0])  # the sentence index of the piece's first token
+        assert piece.offset == first + piece.keep[0] and piece.keep[1] - piece.keep[0] >= 1
+        assert piece.keep[0] >= min(shared, first)  # context before, unless the sentence starts here
+        assert len(piece.tokens) - piece.keep[1] >= min(shared, length - first - piece.keep[1])
+
+
+def test_a_cut_sentence_is_returned_whole_with_the_labels_of_its_pieces_middles() -> None:
     tagger = tiny_tagger(max_piece_tokens=4)
-    (doc,) = tagger.tag([["w"] * 10])
+    (doc,) = tagger.tag([[f"w{i % 3}" for i in range(10)]])
     assert [len(s) for s in doc.sentences] == [10]
-    assert [t.start for t in doc.sentences[0]] == list(range(0, 20, 2))
-    alone = tagger.labeler.label([["w"] * 4, ["w"] * 4, ["w"] * 2])
-    assert [t.labels["ner"] for t in doc.sentences[0]] == [x for s in alone["ner"] for x in s]
+    assert [t.start for t in doc.sentences[0]] == list(range(0, 30, 3))
+    pieces = cut([prepare([f"w{i % 3}" for i in range(10)])], 4)
+    assert [(p.offset, p.keep) for p in pieces] == [(0, (0, 3)), (3, (1, 3)), (5, (1, 3)), (7, (1, 4))]
+    alone = tagger.labeler.label([[t.text for t in p.tokens] for p in pieces])["ner"]
+    kept = [label for p, labels in zip(pieces, alone, strict=True) for label in labels[p.keep[0] : p.keep[1]]]
+    assert [t.labels["ner"] for t in doc.sentences[0]] == kept
+
+
+def test_an_entity_across_a_cut_is_one_entity() -> None:
+    """Regression: a sentence longer than a piece was cut with no shared context, so "New"
+    ended one piece and "York" began the next, and came back as two entities."""
+    filler = ["the", "company", "said", "on", "Monday", "that", "it", "would", "pay", "more"]
+    tokens = [*(filler * 30)[:254], "in", "New", "York", "."]  # "New": token 255, the last of a 256-token piece
+    tagger = Tagger.load(MODELS / "ner-en-conll03", device="cpu")
+    (doc,) = tagger.tag([tokens])
+    assert [(e.text, e.label) for e in doc.entities if e.text != "Monday"] == [("New York", "LOC")]
 
 
 def test_prepare_text_and_tokens() -> None:
