@@ -3,7 +3,8 @@
 # 2026-12-01, two at a time on 2 cores, one torch thread each):
 #   1. selection runs of the recipe, seeds 1-3, on train without its last 10% of
 #      documents (the held-out slice nobody tunes on), dev for early stopping;
-#   2. comparison runs (NER: document context 1, and no casing augmentation; one seed);
+#   2. comparison runs, seeds 1-3 (NER: one layer of 200, document context 1, no casing
+#      augmentation; POS: document context 1, seeds 1-2);
 #   3. a final fit of the recipe on train + dev, for the best epoch of seed 1's
 #      selection run (`--final-fit`);
 #   4. scripts/collect_seeds.py ships the final fit with every recipe's table in its
@@ -39,23 +40,29 @@ pos() {  # English UPOS, UD English EWT r2.16, GloVe 6B 50d
 references=()
 if [[ $what == all || $what == ner ]]; then
   for seed in 1 2 3; do ner "ner-ctx0-seed$seed" --seed "$seed"; done
-  ner ner-ctx1-seed1 --seed 1 --context-sentences 1
-  ner ner-noaug-seed1 --seed 1 --case-augment 0
+  for seed in 1 2 3; do
+    ner "ner-ctx1-seed$seed" --seed "$seed" --context-sentences 1
+    ner "ner-1layer-seed$seed" --seed "$seed" --num-layers 1 --hidden-size 200
+    ner "ner-noaug-seed$seed" --seed "$seed" --case-augment 0
+  done
   ner ner-final --seed 1 --final-fit "$RUNS/ner-ctx0-seed1"
   [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/ner-en-conll03")
   .venv/bin/python scripts/collect_seeds.py "$RUNS/ner-final" models/ner-en-conll03 \
     --recipe "stacked 2x128, no document context (the shipped recipe)" "$RUNS"/ner-ctx0-seed[123] \
-    --recipe "stacked 2x128, document context 1" "$RUNS/ner-ctx1-seed1" \
-    --recipe "stacked 2x128, no casing augmentation" "$RUNS/ner-noaug-seed1" \
+    --recipe "one layer x 200, the same recipe otherwise" "$RUNS"/ner-1layer-seed[123] \
+    --recipe "stacked 2x128, document context 1" "$RUNS"/ner-ctx1-seed[123] \
+    --recipe "stacked 2x128, no casing augmentation" "$RUNS"/ner-noaug-seed[123] \
     --recipe "final fit on train + dev (shipped)" "$RUNS/ner-final" "${references[@]}"
   "$TAGGER" export-onnx models/ner-en-conll03
 fi
 if [[ $what == all || $what == pos ]]; then
   for seed in 1 2 3; do pos "pos-ctx0-seed$seed" --seed "$seed"; done
+  for seed in 1 2; do pos "pos-ctx1-seed$seed" --seed "$seed" --context-sentences 1; done
   pos pos-final --seed 1 --final-fit "$RUNS/pos-ctx0-seed1"
   [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/pos-en-ewt")
   .venv/bin/python scripts/collect_seeds.py "$RUNS/pos-final" models/pos-en-ewt \
     --recipe "stacked 2x128, char LSTM, dropout 0.33, casing augmentation (the shipped recipe)" "$RUNS"/pos-ctx0-seed[123] \
+    --recipe "the same, document context 1" "$RUNS"/pos-ctx1-seed[12] \
     --recipe "final fit on train + dev (shipped)" "$RUNS/pos-final" "${references[@]}"
   "$TAGGER" export-onnx models/pos-en-ewt
 fi
