@@ -163,14 +163,20 @@ def test_error_in_a_worker_reaches_the_caller() -> None:
 
 @needs_fork
 def test_workers_ignore_ctrl_c_and_use_their_threads() -> None:
-    with OrderedRunner(StandIn(), worker_state, workers=2, threads_per_worker=1) as runner:  # type: ignore[arg-type]
-        for chunk in range(4):
-            runner.put(chunk)
-        states = runner.drain()
+    # The parent handles Ctrl-C itself (a test run started in the background may inherit
+    # SIGINT ignored, which would prove nothing about the workers).
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with OrderedRunner(StandIn(), worker_state, workers=2, threads_per_worker=1) as runner:  # type: ignore[arg-type]
+            for chunk in range(4):
+                runner.put(chunk)
+            states = runner.drain()
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's own is untouched
+    finally:
+        signal.signal(signal.SIGINT, inherited)
     assert all(pid != os.getpid() for pid, _, _ in states)
     assert all(handler == signal.SIG_IGN for _, handler, _ in states)  # the parent alone handles Ctrl-C
     assert all(threads == 1 for _, _, threads in states)
-    assert signal.getsignal(signal.SIGINT) != signal.SIG_IGN  # the parent's own handler is untouched
 
 
 def test_worker_run_without_initializer_fails() -> None:
