@@ -58,7 +58,9 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
     return total
 
 
-def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes], str, float]:
+def start_server(env_overrides: dict[str, str], ready_checks: int = 10) -> tuple[subprocess.Popen[bytes], str, float]:
+    """Start ``tagger serve``; returns once ``ready_checks`` fresh /ready requests in a
+    row answered 200, with the seconds that took."""
     port = free_port()
     env = {**os.environ, **env_overrides}
     started = time.perf_counter()
@@ -71,7 +73,7 @@ def start_server(env_overrides: dict[str, str]) -> tuple[subprocess.Popen[bytes]
     )
     base = f"http://127.0.0.1:{port}"
     ready_in_a_row = 0  # with several workers each must be ready: ask over fresh connections
-    while ready_in_a_row < 10:
+    while ready_in_a_row < ready_checks:
         try:
             ready = httpx.get(base + "/ready", timeout=5).status_code == 200
         except httpx.TransportError:

@@ -28,12 +28,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.processes import free_port  # noqa: E402
+from benchmarks.serve_load import start_server  # noqa: E402
 
 NER = str(ROOT / "models" / "ner-en-conll03")
 PARTS = """
@@ -54,27 +52,10 @@ def seconds(command: list[str], stdin: str = "") -> float:
 
 
 def server_ready_seconds() -> float:
-    port = free_port()
-    started = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tagger", "serve", "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=5).status_code == 200:
-                    return time.perf_counter() - started
-            except httpx.TransportError:
-                pass
-            if proc.poll() is not None:
-                raise RuntimeError("server exited during start-up")
-            time.sleep(0.01)
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    proc, _, seconds = start_server({}, ready_checks=1)
+    proc.terminate()
+    proc.wait(10)
+    return seconds
 
 
 def summary(runs: list[float]) -> dict[str, Any]:
