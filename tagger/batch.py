@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from tagger.vocab import Vocab
+from tagger.vocab import Vocab, sentence_casings
 
 
 @dataclass
@@ -49,6 +49,7 @@ def encode(
     vocab: Vocab,
     max_word_chars: int,
     labels: Sequence[Sequence[str]] | None = None,
+    sentence_casing: bool = False,
 ) -> Batch:
     """Encode tokenized sentences (each non-empty) into one padded batch.
 
@@ -70,7 +71,15 @@ def encode(
     words = torch.zeros(batch, steps, dtype=torch.long)
     casings = torch.zeros(batch, steps, dtype=torch.long)
     words[mask] = torch.tensor([f[0] for f in features])
-    casings[mask] = torch.tensor([f[1] for f in features])
+    token_casings = [f[1] for f in features]
+    if sentence_casing:  # per row: a sentence, or a sentence with its context
+        bounds = itertools.pairwise(itertools.accumulate(lengths, initial=0))
+        token_casings = [
+            c
+            for sent, (start, end) in zip(sentences, bounds, strict=True)
+            for c in sentence_casings(sent, token_casings[start:end])
+        ]
+    casings[mask] = torch.tensor(token_casings)
     char_lengths = torch.tensor([len(c) for c in spelled])  # (U,)
     flat = torch.tensor(list(itertools.chain.from_iterable(spelled)))  # (sum of lengths,)
     # Scatter the flat char ids into a (U, L) grid without a Python loop over tokens.

@@ -33,6 +33,10 @@ class ModelConfig:
     word_dim: Width = 50  # replaced by the width of --embeddings when given
     lowercase: bool = True  # look words up lowercased; casing comes back as a feature
     casing_dim: Annotated[int, Field(ge=0, le=8192)] = 8  # 0 disables the casing feature
+    # A sentence with no upper-case letter, or none in lower case, carries no casing
+    # signal: its lower/upper words get their own casing id ("uncased"), so what the
+    # model learns from case-augmented sentences does not blur the cased ones.
+    sentence_casing: bool = False
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
     char_encoder: Literal["cnn", "lstm", "none"] = "cnn"
     char_dim: Width = 30

@@ -138,7 +138,13 @@ class Labeler:
         out: list[list[TokenLabel]] = [[] for _ in sentences]
         with torch.inference_mode():  # per thread: models may run in the pool's threads
             for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
-                batch = encode([window_tokens[r] for r in rows], loaded.vocab, loaded.config.model.max_word_chars)
+                mc = loaded.config.model
+                batch = encode(
+                    [window_tokens[r] for r in rows],
+                    loaded.vocab,
+                    mc.max_word_chars,
+                    sentence_casing=mc.sentence_casing,
+                )
                 batch = batch.to(self.device)
                 chars = None
                 if cache is not None:

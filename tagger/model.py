@@ -118,7 +118,8 @@ class SequenceTagger(nn.Module):
         features = config.word_dim
         self.case_embed: nn.Embedding | None = None
         if config.casing_dim > 0:
-            self.case_embed = embedding(len(CASINGS), config.casing_dim, device)
+            casings = len(CASINGS) + int(config.sentence_casing)  # the last: ``vocab.UNCASED``
+            self.case_embed = embedding(casings, config.casing_dim, device)
             features += config.casing_dim
         self.char_encoder: CharCNN | CharLSTM | None = None
         if config.char_encoder == "cnn":

@@ -321,7 +321,13 @@ def _train(
                 tokens = [examples[i] for i in idx]
                 if tc.case_augment > 0:
                     tokens = [recase(t, augment_rng, tc.case_augment) for t in tokens]
-                batch = encode(tokens, vocab, config.model.max_word_chars, [example_tags[i] for i in idx])
+                batch = encode(
+                    tokens,
+                    vocab,
+                    config.model.max_word_chars,
+                    [example_tags[i] for i in idx],
+                    config.model.sentence_casing,
+                )
                 if tc.word_dropout > 0:
                     drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
                     batch.words = batch.words.masked_fill(drop, 1)

@@ -19,7 +19,19 @@ from tagger.errors import CorpusError
 
 PAD, UNK = "<pad>", "<unk>"
 CASINGS = ("pad", "lower", "upper", "title", "numeric", "mostly_numeric", "has_digit", "mixed", "other")
+UNCASED = len(CASINGS)  # the extra casing id of ``ModelConfig.sentence_casing``
 _DIGITS = re.compile(r"\d")
+_CASE_ONLY = (CASINGS.index("lower"), CASINGS.index("upper"))
+
+
+def sentence_casings(tokens: Sequence[str], casings: list[int]) -> list[int]:
+    """Casing ids of one sentence, with ``UNCASED`` for its lower/upper words when the
+    whole sentence is one case (``str.islower``/``isupper``: some cased letter, and none
+    of the other case), since then a word's case says nothing about the word."""
+    text = "".join(tokens)
+    if text.islower() or text.isupper():
+        return [UNCASED if c in _CASE_ONLY else c for c in casings]
+    return casings
 
 
 def casing(token: str) -> int:

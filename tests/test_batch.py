@@ -16,7 +16,7 @@ from tagger.batch import (
     encode,
     token_budget_batches,
 )
-from tagger.vocab import CASINGS, Vocab, build_vocab
+from tagger.vocab import CASINGS, UNCASED, Vocab, build_vocab
 
 
 @pytest.fixture
@@ -38,6 +38,21 @@ def test_encode_pads_words_and_casings(vocab: Vocab) -> None:
     assert batch.mask.dtype == torch.bool
     assert batch.lengths.tolist() == [3, 2]
     assert batch.labels is None
+
+
+def test_encode_sentence_casing_marks_each_single_case_row(vocab: Vocab) -> None:
+    rows = [["the", "cat"], ["The", "cat"], ["THE", "CAT", "."]]
+    c = CASINGS.index
+    assert encode(rows, vocab, 32).casings.tolist() == [
+        [c("lower"), c("lower"), 0],
+        [c("title"), c("lower"), 0],
+        [c("upper"), c("upper"), c("other")],
+    ]
+    assert encode(rows, vocab, 32, sentence_casing=True).casings.tolist() == [
+        [UNCASED, UNCASED, 0],
+        [c("title"), c("lower"), 0],
+        [UNCASED, UNCASED, c("other")],
+    ]
 
 
 def test_encode_unknown_word_is_one(vocab: Vocab) -> None:

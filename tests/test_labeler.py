@@ -95,3 +95,26 @@ def test_the_pipeline_and_evaluate_give_a_context_model_the_same_neighbours() ->
     # evaluate reads documents from the corpus: the score is that of the labels above.
     gold = [Sentence(s, [t.label for t in labels], document=0) for s, labels in zip(sentences, expected, strict=True)]
     assert evaluate(labeler, "tiny", gold)["main"] == pytest.approx(1.0)
+
+
+# --- sentence casing ------------------------------------------------------------------------------------------------
+
+
+def test_a_sentence_casing_model_labels_single_case_text_with_the_uncased_id() -> None:
+    from tagger import checkpoint
+    from tagger.vocab import UNCASED
+
+    loaded = tiny_loaded_model()
+    assert loaded.model.case_embed.num_embeddings == UNCASED  # type: ignore[attr-defined]
+    loaded.config.model.sentence_casing = True  # type: ignore[attr-defined]
+    torch.manual_seed(0)
+    loaded.model = checkpoint.build_model(loaded.config, loaded.vocab, loaded.label_scheme).eval()  # type: ignore[attr-defined]
+    embed = loaded.model.case_embed  # type: ignore[attr-defined]
+    assert embed.num_embeddings == UNCASED + 1
+    labeler = Labeler([loaded], torch.device("cpu"))  # type: ignore[list-item]
+    before = labeler.label([["w", "x"], ["W", "x"]])["tiny"]
+    with torch.no_grad():
+        embed.weight[UNCASED] += 5.0  # only the single-case sentence can see this row
+    after = labeler.label([["w", "x"], ["W", "x"]])["tiny"]
+    assert [t.score for t in after[0]] != pytest.approx([t.score for t in before[0]], abs=1e-6)
+    _same(after[1], before[1])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tagger.errors import CorpusError, TaggerError
-from tagger.vocab import CASINGS, PAD, UNK, Vocab, build_vocab, casing, read_vectors
+from tagger.vocab import CASINGS, PAD, UNCASED, UNK, Vocab, build_vocab, casing, read_vectors, sentence_casings
 
 
 @pytest.mark.parametrize(
@@ -218,3 +218,19 @@ def test_read_vectors_empty_file(tmp_path: Path) -> None:
     path.write_text("", encoding="utf-8")
     with pytest.raises(CorpusError, match=r"vectors.txt:1: no vectors found$"):
         read_vectors(path)
+
+
+@pytest.mark.parametrize(
+    ("tokens", "expected"),
+    [
+        (["angela", "merkel", "visited", "paris", "."], ["uncased"] * 4 + ["other"]),
+        (["EU", "REJECTS", "GERMAN", "CALL", "1996"], ["uncased"] * 4 + ["numeric"]),
+        (["Peter", "Blackburn", "said"], ["title", "title", "lower"]),  # case informative: kept
+        (["the", "iPhone"], ["lower", "mixed"]),
+        (["1996-08-22", "--"], ["mostly_numeric", "other"]),  # no letters: nothing to say
+    ],
+)
+def test_sentence_casings_mark_single_case_sentences(tokens: list[str], expected: list[str]) -> None:
+    names = (*CASINGS, "uncased")
+    assert len(CASINGS) == UNCASED
+    assert [names[c] for c in sentence_casings(tokens, [casing(t) for t in tokens])] == expected
