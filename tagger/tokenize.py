@@ -238,13 +238,49 @@ def _named_token_re() -> re.Pattern[str]:
     return re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in _RULES))
 
 
+_CHUNK_RE = re.compile(r"\S+")
+_SPLIT_STEM_RE = re.compile(_SPLIT_STEMS)
+
+
 def tokenize_words(text: str) -> list[Token]:
     """Tokenize ``text`` without sentence splitting.
 
     Every token satisfies ``text[t.start:t.end] == t.text``; tokens are non-empty, in
     order, non-overlapping and never contain whitespace or zero-width separators.
+
+    Most words of running text are a run of ASCII letters or digits between spaces, which
+    every rule above but ``split_stem`` leaves whole (the others need a character that is
+    not a letter or digit, or a word character before them), so such a run is taken as it
+    is and only the other runs go through the rules: half the time on news text. Tokens
+    never cross whitespace, so running the rules from a run's start finds what one scan
+    of the whole text finds there (tests compare the two on random text).
     """
-    return [Token(m[0], m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    tokens: list[Token] = []
+    append = tokens.append
+    # Where the rules match next, as the scan of an earlier run found it: runs before it
+    # hold no token. Without this, runs with no token in them (control characters) would
+    # each be searched to the end of the text, in quadratic time.
+    ahead: re.Match[str] | None = None
+    ahead_start = -1
+    for chunk in _CHUNK_RE.finditer(text):
+        word, start, end = chunk[0], chunk.start(), chunk.end()
+        if word.isascii() and word.isalnum() and _SPLIT_STEM_RE.match(word) is None:
+            append(Token(word, start, end))
+            continue
+        if ahead_start >= end:
+            continue
+        matches: Iterable[re.Match[str]]
+        if ahead is not None and ahead_start >= start:
+            matches = itertools.chain((ahead,), _TOKEN_RE.finditer(text, ahead.end()))
+        else:
+            matches = _TOKEN_RE.finditer(text, start)  # lookbehinds still see the text before
+        ahead, ahead_start = None, len(text)
+        for m in matches:
+            if m.start() >= end:
+                ahead, ahead_start = m, m.start()
+                break
+            append(Token(m[0], m.start(), m.end()))
+    return tokens
 
 
 def explain(text: str) -> list[tuple[Token, str]]:

@@ -285,8 +285,90 @@ def test_tokenizing_adversarial_text_takes_linear_time(head: str, unit: str, tai
     assert all(text[t.start : t.end] == t.text for t in tokens[:100])
 
 
-@pytest.mark.parametrize("text", ["Mr." + " " * 99_990 + "x", "a+" * 50_000])
+# The third: word runs without a token in them, each of which a scan from its start
+# would search to the end of the text.
+@pytest.mark.parametrize("text", ["Mr." + " " * 99_990 + "x", "a+" * 50_000, "x. " + "\x00 " * 50_000])
 def test_the_reported_quadratic_inputs_are_fast(text: str) -> None:
     started = time.perf_counter()
     tokenize(text)
     assert time.perf_counter() - started < 3.0  # 76.7 s for the first before the fix
+
+
+def _one_scan(text: str) -> list[Token]:
+    """The rules run once over the whole text (``explain`` does that, naming each rule)."""
+    return [token for token, _ in explain(text)]
+
+
+_WORDISH = st.sampled_from(
+    [
+        "cannot",
+        "CANNOT",
+        "gonna",
+        "dont",
+        "Im",
+        "im",
+        "Ive",
+        "IM",
+        "thats",
+        "whats",
+        "its",
+        "Mr",
+        "Mr.",
+        "U.S",
+        "J.",
+        "No.",
+        "1.",
+        "12",
+        "1,000",
+        "US$",
+        "b/c",
+        "w/",
+        "don't",
+        "O'Neill",
+        "x@y.com",
+        "www.x.org",
+        "#tag",
+        "-5",
+        "Smith",
+        "SMITH",
+        "etc",
+        "etc.",
+        "e.g.",
+        "Corp.",
+        "a",
+        "I",
+        "cafe\u0301",
+        "na",
+        "\u200b",
+        "東京",
+        ".",
+        ",",
+        "'",
+    ]
+)
+_GAPS = st.sampled_from([" ", "  ", "\n", "\n\n", "\t", "\u00a0", "", "\u2029"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(_WORDISH | st.text(st.sampled_from(_AWKWARD_CHARS), max_size=4), _GAPS), max_size=12))
+def test_the_fast_path_for_plain_words_tokenizes_as_one_scan_of_the_rules(parts: list[tuple[str, str]]) -> None:
+    text = "".join(word + gap for word, gap in parts)
+    assert tokenize_words(text) == _one_scan(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_the_fast_path_agrees_with_one_scan_on_any_text(text: str) -> None:
+    assert tokenize_words(text) == _one_scan(text)
+
+
+def test_the_fast_path_agrees_with_one_scan_on_the_corpora() -> None:
+    from tests.conftest import DATASETS
+
+    path = DATASETS / "conll2003" / "valid.txt"
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    lines = path.read_text(encoding="utf-8").splitlines()[:20000]
+    words = [line.split(" ", 1)[0] for line in lines if line and not line.startswith("-DOCSTART-")]
+    text = " ".join(words)
+    assert tokenize_words(text) == _one_scan(text)
