@@ -3,8 +3,8 @@
 # rates, so the image keeps each in a cached layer of its own:
 #   scripts/install_wheel.sh PYTHON torch              torch, pinned (TORCH_INDEX: the index it comes from),
 #                                                      less its C++ headers, tests and test binaries (~190 MB),
-#                                                      with typing-extensions, the one dependency it imports
-#                                                      to run a model (see LEFT_OUT)
+#                                                      and its declared dependencies but those only
+#                                                      compiling, exporting and downloading use (LEFT_OUT)
 #   scripts/install_wheel.sh PYTHON requirements FILE  the service's other third-party packages
 #   scripts/install_wheel.sh PYTHON wheel WHEEL        the project's wheel, without dependencies, then pip check
 #   scripts/install_wheel.sh PYTHON all WHEEL          the three in order (the wheel test)
@@ -28,11 +28,20 @@ fi
 LEFT_OUT="sympy|networkx|jinja2|filelock|fsspec|setuptools"
 case $step in
   torch)
-    if [ -n "${TORCH_INDEX:-}" ]; then
-      pip install --no-deps --index-url "$TORCH_INDEX" torch==2.13.0 "typing-extensions>=4.10.0"
-    else
-      pip install --no-deps torch==2.13.0 "typing-extensions>=4.10.0"
+    index=""
+    [ -n "${TORCH_INDEX:-}" ] && index="--index-url $TORCH_INDEX"
+    # shellcheck disable=SC2086  # $index: no flag, or the flag and its value
+    pip install --no-deps $index torch==2.13.0
+    # Then what torch declares (a CUDA build: its nvidia-* libraries and triton), less
+    # LEFT_OUT and extras; pip evaluates the environment markers.
+    wanted=$(mktemp)
+    "$python" -c "import importlib.metadata as m; print('\n'.join(m.requires('torch') or []))" \
+      | grep -v "extra *==" | grep -Eiv "^($LEFT_OUT)([^a-z0-9_.-]|$)" > "$wanted" || true
+    if [ -s "$wanted" ]; then
+      # shellcheck disable=SC2086
+      pip install $index -r "$wanted"
     fi
+    rm -f "$wanted"
     # What only C++ extension builds and torch's own test suite use; never imported.
     torch_dir=$("$python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/torch
     rm -rf "$torch_dir/include" "$torch_dir/test" "$torch_dir/share"
@@ -43,9 +52,12 @@ case $step in
   wheel)
     pip install --no-deps "$3"
     # pip check, less the dependencies of torch left out on purpose (LEFT_OUT)
-    broken=$(pip check 2>&1 | grep -Ev "^(No broken requirements found\.|torch [^ ]+ (requires|has requirement) ($LEFT_OUT)[,<>=!~ ].*)$" || true)
-    if [ -n "$broken" ]; then
-      echo "$broken" >&2
+    status=0
+    checked=$(pip check 2>&1) || status=$?
+    broken=$(printf '%s\n' "$checked" \
+      | grep -Eiv "^(|No broken requirements found\.|torch [^ ]+ (requires|has requirement) ($LEFT_OUT)[,<>=!~ ].*)$" || true)
+    if [ -n "$broken" ] || { [ "$status" -ne 0 ] && [ -z "$checked" ]; }; then
+      echo "${broken:-pip check failed (exit status $status)}" >&2
       exit 1
     fi ;;
   all)

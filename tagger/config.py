@@ -35,7 +35,8 @@ class ModelConfig:
     casing_dim: Annotated[int, Field(ge=0, le=8192)] = 8  # 0 disables the casing feature
     # A sentence with no upper-case letter, or none in lower case, carries no casing
     # signal: its lower/upper words get their own casing id ("uncased"), so what the
-    # model learns from case-augmented sentences does not blur the cased ones.
+    # model learns from case-augmented sentences does not blur the cased ones. Models
+    # that read sentences alone only (context_sentences 0).
     sentence_casing: bool = False
     freeze_embeddings: bool = False  # keep pretrained vectors fixed
     char_encoder: Literal["cnn", "lstm", "none"] = "cnn"

@@ -159,6 +159,13 @@ def train(
     ``final_fit``, train on train + dev for the epochs a selection run chose, without
     early stopping (see ``final_fit_from``)."""
     config = config.copy()
+    if config.model.sentence_casing and config.model.context_sentences > 0:
+        # Training rows are random chunks of sentences, inference rows centred windows:
+        # a row-wise casing decision would differ between the two.
+        raise TaggerError(
+            "sentence_casing works on models that read sentences alone; "
+            f"it cannot be combined with context_sentences={config.model.context_sentences}"
+        )
     tc = config.train
     world = distributed.world_from_env()  # one rank of a torchrun launch, or alone
     device = pick_device(tc.device)

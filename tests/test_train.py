@@ -241,6 +241,29 @@ def test_case_augmentation_is_saved_and_trains(ner_file: Path, tmp_path: Path) -
     assert checkpoint.load(tmp_path / "m").config.train.case_augment == 0.5
 
 
+def test_a_sentence_casing_model_trains_saves_and_loads_with_its_extra_casing_row(
+    ner_file: Path, tmp_path: Path
+) -> None:
+    from tagger.vocab import UNCASED
+
+    config = tiny_config(sentence_casing=True)
+    config.train.epochs = 2
+    config.train.case_augment = 0.5
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    loaded = checkpoint.load(tmp_path / "m")
+    assert loaded.config.model.sentence_casing is True
+    assert loaded.model.case_embed is not None and loaded.model.case_embed.num_embeddings == UNCASED + 1
+
+
+def test_sentence_casing_with_document_context_is_refused(ner_file: Path, tmp_path: Path) -> None:
+    from tagger.errors import TaggerError
+
+    config = tiny_config(sentence_casing=True, context_sentences=1)
+    with pytest.raises(TaggerError, match="cannot be combined with context_sentences=1"):
+        train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    assert not (tmp_path / "m").exists()
+
+
 def test_weight_averaging_is_scored_and_recorded(ner_file: Path, tmp_path: Path) -> None:
     config = tiny_config()
     config.train.epochs = 5
