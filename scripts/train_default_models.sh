@@ -4,7 +4,7 @@
 #   1. selection runs of the recipe, seeds 1-3, on train without its last 10% of
 #      documents (the held-out slice nobody tunes on), dev for early stopping;
 #   2. comparison runs, seeds 1-3 (NER: one layer of 200, document context 1, no casing
-#      augmentation; seeds 1-2: sentence casing, up to 30 epochs; POS: document context 1,
+#      augmentation; seeds 1-2: sentence casing, up to 30 epochs, frozen vectors; POS: document context 1,
 #      seed 1);
 #   3. a final fit of the recipe on train + dev, for the best epoch of seed 1's
 #      selection run (`--final-fit`);
@@ -46,11 +46,13 @@ if [[ $what == all || $what == ner ]]; then
     ner "ner-1layer-seed$seed" --seed "$seed" --num-layers 1 --hidden-size 200
     ner "ner-noaug-seed$seed" --seed "$seed" --case-augment 0
   done
-  # Seeds 1-2 only: sentence casing, and up to 30 epochs instead of 16 (whose first 16
-  # epochs are the recipe's runs exactly: same seed, same learning-rate schedule).
+  # Seeds 1-2 only: sentence casing, up to 30 epochs instead of 16 (whose first 16 epochs
+  # are the recipe's runs exactly: same seed, same learning-rate schedule), and the word
+  # vectors frozen.
   for seed in 1 2; do
     ner "ner-sc-seed$seed" --seed "$seed" --sentence-casing
     ner "ner-e30-seed$seed" --seed "$seed" --epochs 30
+    ner "ner-freeze-seed$seed" --seed "$seed" --freeze-embeddings
   done
   ner ner-final --seed 1 --final-fit "$RUNS/ner-ctx0-seed1"
   [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/ner-en-conll03")
@@ -61,6 +63,7 @@ if [[ $what == all || $what == ner ]]; then
     --recipe "stacked 2x128, no casing augmentation" "$RUNS"/ner-noaug-seed[123] \
     --recipe "stacked 2x128, sentence casing" "$RUNS"/ner-sc-seed[12] \
     --recipe "stacked 2x128, up to 30 epochs instead of 16" "$RUNS"/ner-e30-seed[12] \
+    --recipe "stacked 2x128, word vectors frozen" "$RUNS"/ner-freeze-seed[12] \
     --recipe "final fit on train + dev (shipped)" "$RUNS/ner-final" "${references[@]}"
   "$TAGGER" export-onnx models/ner-en-conll03
 fi
