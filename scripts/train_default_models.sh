@@ -4,9 +4,8 @@
 #   1. selection runs of the recipe, seeds 1-3, on train without its last 10% of
 #      documents (the held-out slice nobody tunes on), dev for early stopping;
 #   2. comparison runs, seeds 1-3 (NER: one layer of 200, document context 1, no casing
-#      augmentation; seeds 1-2: sentence casing, up to 30 epochs, frozen vectors, word dropout 0.15,
-#      100 char filters; POS: document context 1,
-#      seed 1);
+#      augmentation; seeds 1-2: sentence casing, up to 30 epochs, frozen vectors, word
+#      dropout 0.15, 100 char filters; POS: document context 1, seed 1);
 #   3. a final fit of the recipe on train + dev, for the best epoch of seed 1's
 #      selection run (`--final-fit`);
 #   4. scripts/collect_seeds.py ships the final fit with every recipe's table in its
