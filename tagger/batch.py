@@ -72,7 +72,7 @@ def encode(
     casings = torch.zeros(batch, steps, dtype=torch.long)
     words[mask] = torch.tensor([f[0] for f in features])
     token_casings = [f[1] for f in features]
-    if sentence_casing:  # per row: a sentence, or a sentence with its context
+    if sentence_casing:  # per row, which is one sentence: such models read sentences alone
         bounds = itertools.pairwise(itertools.accumulate(lengths, initial=0))
         token_casings = [
             c

@@ -130,7 +130,8 @@ class Labeler:
         self, loaded: LoadedModel, sentences: Sequence[Sequence[str]], documents: Sequence[int]
     ) -> list[list[TokenLabel]]:
         lengths = [len(s) for s in sentences]
-        context = loaded.config.model.context_sentences
+        model_config = loaded.config.model
+        context = model_config.context_sentences
         windows = [w for w in context_windows(lengths, documents, context) if lengths[w.centre]]
         window_tokens = [[t for j in range(w.first, w.last) for t in sentences[j]] for w in windows]
         table = _token_wise_labels(loaded)
@@ -138,12 +139,11 @@ class Labeler:
         out: list[list[TokenLabel]] = [[] for _ in sentences]
         with torch.inference_mode():  # per thread: models may run in the pool's threads
             for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
-                mc = loaded.config.model
                 batch = encode(
                     [window_tokens[r] for r in rows],
                     loaded.vocab,
-                    mc.max_word_chars,
-                    sentence_casing=mc.sentence_casing,
+                    model_config.max_word_chars,
+                    sentence_casing=model_config.sentence_casing,
                 )
                 batch = batch.to(self.device)
                 chars = None
