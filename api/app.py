@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import gc
 import json
 import logging
 import threading
@@ -31,6 +30,7 @@ from api.schemas import EXAMPLE_TEXT, RESPONSE, ErrorOut, ModelInfo, TagRequest,
 from api.settings import Settings
 from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
+from tagger.heap import settle_after_loading
 from tagger.io.validate import utf8_problem
 from tagger.pipeline import PreparedDocument, Tagger, prepare
 
@@ -103,7 +103,7 @@ class ServiceState:
             # The vocabularies are a few hundred thousand long-lived objects; left in the
             # collector's generations, every full collection walks them all (tens of ms,
             # a latency spike under load). Frozen, collections see only request garbage.
-            gc.freeze()
+            settle_after_loading()
         except Exception as exc:  # any failure must show on /ready rather than end the loader silently
             self.load_error = str(exc) if isinstance(exc, (TaggerError, OSError)) else f"{type(exc).__name__}: {exc}"
             log.error("cannot load models: %s", self.load_error)

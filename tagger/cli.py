@@ -21,6 +21,7 @@ from types import FrameType
 from tagger.batch import DEFAULT_BATCH_TOKENS
 from tagger.config import SECTIONS, Config, load_config, set_field
 from tagger.errors import TaggerError
+from tagger.heap import settle_after_loading
 from tagger.io import INPUT_FORMATS, OUTPUT_FORMATS, format_from_name
 
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells report them
@@ -133,6 +134,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from tagger.train import load_data
 
     labeler = Labeler.load([args.model], device=args.device, batch_tokens=args.batch_tokens, backend=args.backend)
+    settle_after_loading()
     loaded = next(iter(labeler.models.values()))
     config = Config(data=dataclasses.replace(loaded.config.data))
     if args.format:
@@ -237,6 +239,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
     tagger = Tagger.load(
         args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens, backend=args.backend
     )
+    settle_after_loading()  # before the workers fork: they inherit it
     with contextlib.ExitStack() as stack:
         # SIGTERM and SIGHUP stop the run between two chunks, so every document before
         # the stop is written whole; the workers die with this process however it ends.

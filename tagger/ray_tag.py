@@ -67,10 +67,12 @@ class TaggingActor:
 
     def __init__(self, models: Sequence[str], device: str | None, batch_tokens: int, threads: int) -> None:
         from tagger.device import set_threads
+        from tagger.heap import settle_after_loading
         from tagger.pipeline import Tagger
 
         set_threads(threads)
         self.tagger = Tagger.load(list(models), device=device, batch_tokens=batch_tokens)
+        settle_after_loading()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         from tagger.tagfiles import Chunk, tag_chunk

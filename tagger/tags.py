@@ -93,39 +93,36 @@ def detect_scheme(sentences: Sequence[Sequence[str]]) -> TagScheme:
 
 
 def spans_from_tags(tags: Sequence[str], scheme: TagScheme = TagScheme.IOB2) -> list[Span]:
-    """Decode entity spans leniently (as conlleval does): an I-X after O opens an entity."""
+    """Decode entity spans leniently (as conlleval does): an I-X after O opens an entity.
+
+    One pass with the open entity in two locals: this runs on every tagged token, and an
+    "O" outside an entity (most tokens) costs one comparison."""
     if scheme == TagScheme.NONE:
         return []
     spans: list[Span] = []
-    start, typ = -1, ""
-
-    def close(end: int) -> None:
-        nonlocal start, typ
-        if start >= 0:
-            spans.append(Span(typ, start, end))
-        start, typ = -1, ""
-
+    start, typ = -1, ""  # the open entity: its first token and type; -1 when none
     for i, tag in enumerate(tags):
+        if tag == "O":
+            if start >= 0:
+                spans.append(Span(typ, start, i))
+                start, typ = -1, ""
+            continue
         prefix, label = split_tag(tag)
-        if prefix == "O":
-            close(i)
-        elif prefix == "S":
-            close(i)
+        if prefix == "I" and label == typ:
+            continue
+        if prefix == "E" and label == typ:
+            spans.append(Span(typ, start, i + 1))
+            start, typ = -1, ""
+            continue
+        if start >= 0:  # B, S, or an I or E of another type: the open entity ends here
+            spans.append(Span(typ, start, i))
+        if prefix == "S" or prefix == "E":
             spans.append(Span(label, i, i + 1))
-        elif prefix == "B":
-            close(i)
+            start, typ = -1, ""
+        else:  # B, or an I that opens an entity
             start, typ = i, label
-        elif prefix == "I":
-            if label != typ:
-                close(i)
-                start, typ = i, label
-        elif prefix == "E":
-            if label != typ:
-                close(i)
-                start = i
-            typ = label
-            close(i + 1)
-    close(len(tags))
+    if start >= 0:
+        spans.append(Span(typ, start, len(tags)))
     return spans
 
 

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import random
+
 import pytest
+from seqeval.metrics.sequence_labeling import get_entities
 
 from tagger.tags import Span, TagScheme, convert, detect_scheme, spans_from_tags, tags_from_spans, validate
 
@@ -55,3 +58,18 @@ def test_validate_reports_i_after_o() -> None:
 def test_validate_rejects_non_bio_tag() -> None:
     problems = validate(["O", "PER"], TagScheme.IOB2)
     assert problems and "not a BIO tag" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "alphabet",
+    [["O", "B-PER", "I-PER", "B-LOC", "I-LOC"], ["O"] + [f"{p}-{t}" for p in "BIES" for t in ("PER", "LOC")]],
+    ids=["iob2", "bioes"],
+)
+def test_spans_match_the_scorer_on_any_sequence(alphabet: list[str]) -> None:
+    """The entities we return are the ones seqeval scores, ill-formed sequences included
+    (a stray I-, an E- after O, a type change inside an entity)."""
+    rng = random.Random(7)
+    for _ in range(20_000):
+        tags = [rng.choice(alphabet) for _ in range(rng.randint(0, 8))]
+        ours = sorted((s.label, s.start, s.end - 1) for s in spans_from_tags(tags))
+        assert ours == sorted(get_entities(tags)), tags
