@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.io.validate import MAX_DOCUMENT_CHARS
 from tagger.labeler import CHAR_CACHE_WORDS, Backend
 from tagger.resources import default_model_paths

@@ -28,16 +28,14 @@ import torch  # noqa: E402
 
 from tagger import checkpoint  # noqa: E402
 from tagger.evaluate import evaluate  # noqa: E402
-from tagger.labeler import Labeler, use_backend  # noqa: E402
+from tagger.labeler import Labeler  # noqa: E402
 from tagger.train import load_data  # noqa: E402
 
 DEFAULT_MODELS = [ROOT / "models" / "ner-en-conll03", ROOT / "models" / "pos-en-ewt"]
 
 
 def labeler_for(model_dir: Path, backend: str) -> Labeler:
-    device = torch.device("cpu")
-    loaded = use_backend(checkpoint.load(model_dir, device), backend, device)  # type: ignore[arg-type]
-    return Labeler([loaded], device)
+    return Labeler.load(model_dir, device="cpu", backend=backend)  # type: ignore[arg-type]
 
 
 def main() -> int:

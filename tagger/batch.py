@@ -1,21 +1,16 @@
-"""A batch is one padded tensor batch: sentences turned into id tensors, grouped by
-length under a padded-token budget, and widened with their document neighbours.
-
-Sentences of similar length go together (less padding, fewer wasted LSTM steps), and
-batches are capped by a token budget so a long document cannot blow up memory.
-"""
+"""A batch as torch tensors, for training and the torch backend: the NumPy arrays of
+``tagger.batching`` wrapped without copying."""
 
 from __future__ import annotations
 
-import itertools
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
 
-from tagger.vocab import Vocab, sentence_casings
+from tagger.batching import Arrays, encode_arrays
+from tagger.vocab import Vocab
 
 
 @dataclass
@@ -43,6 +38,21 @@ class Batch:
             self.distinct,
         )
 
+    @classmethod
+    def from_arrays(cls, arrays: Arrays) -> Batch:
+        labels = None if arrays.labels is None else torch.from_numpy(arrays.labels)
+        return cls(
+            torch.from_numpy(arrays.words),
+            torch.from_numpy(arrays.casings),
+            torch.from_numpy(arrays.chars),
+            torch.from_numpy(arrays.char_lengths),
+            torch.from_numpy(arrays.char_rows),
+            torch.from_numpy(arrays.mask),
+            torch.from_numpy(arrays.lengths),
+            labels,
+            arrays.distinct,
+        )
+
 
 def encode(
     sentences: Sequence[Sequence[str]],
@@ -51,151 +61,5 @@ def encode(
     labels: Sequence[Sequence[str]] | None = None,
     sentence_casing: bool = False,
 ) -> Batch:
-    """Encode tokenized sentences (each non-empty) into one padded batch.
-
-    The character encoder sees each distinct token string once: a word's character
-    vector does not depend on its context, and in a batch of a few thousand tokens
-    about half are repeats ("the", ",", ".").
-    """
-    lengths = [len(s) for s in sentences]
-    batch, steps = len(sentences), max(lengths)
-    tokens = [t for sent in sentences for t in sent]
-    features = [vocab.token_ids(t, max_word_chars) for t in tokens]
-    # Distinct tokens in order of first appearance (a repeat rewrites the same value).
-    spelling = dict(zip(tokens, (f[2] for f in features), strict=True))
-    row_of = {t: i for i, t in enumerate(spelling)}
-    char_rows = torch.tensor([row_of[t] for t in tokens])  # (N,)
-    spelled = list(spelling.values())
-    length_tensor = torch.tensor(lengths)
-    mask = torch.arange(steps).unsqueeze(0) < length_tensor.unsqueeze(1)  # (B, T)
-    words = torch.zeros(batch, steps, dtype=torch.long)
-    casings = torch.zeros(batch, steps, dtype=torch.long)
-    words[mask] = torch.tensor([f[0] for f in features])
-    token_casings = [f[1] for f in features]
-    if sentence_casing:  # per row, which is one sentence: such models read sentences alone
-        bounds = itertools.pairwise(itertools.accumulate(lengths, initial=0))
-        token_casings = [
-            c
-            for sent, (start, end) in zip(sentences, bounds, strict=True)
-            for c in sentence_casings(sent, token_casings[start:end])
-        ]
-    casings[mask] = torch.tensor(token_casings)
-    char_lengths = torch.tensor([len(c) for c in spelled])  # (U,)
-    flat = torch.tensor(list(itertools.chain.from_iterable(spelled)))  # (sum of lengths,)
-    # Scatter the flat char ids into a (U, L) grid without a Python loop over tokens.
-    rows = torch.repeat_interleave(torch.arange(len(spelled)), char_lengths)
-    starts = torch.cumsum(char_lengths, 0) - char_lengths
-    cols = torch.arange(flat.numel()) - torch.repeat_interleave(starts, char_lengths)
-    chars = torch.zeros(len(spelled), int(char_lengths.max()), dtype=torch.long)  # (U, L)
-    chars[rows, cols] = flat
-    label_tensor = None
-    if labels is not None:
-        label_tensor = torch.zeros(batch, steps, dtype=torch.long)
-        label_tensor[mask] = torch.tensor([vocab.label_index[t] for tags in labels for t in tags])
-    return Batch(words, casings, chars, char_lengths, char_rows, mask, length_tensor, label_tensor, list(spelling))
-
-
-DEFAULT_BATCH_TOKENS = 4096  # padded tokens (sentences x longest) of one forward pass
-MAX_WINDOW_TOKENS = 512  # a sentence and its context neighbours, the same in training and tagging
-
-
-def token_budget_batches(
-    lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS, max_sentences: int = 1024
-) -> list[list[int]]:
-    """Indices grouped into batches after sorting by length (longest first).
-
-    A batch's cost is its padded size (sentences x longest), which stays under
-    ``max_tokens`` unless one sentence alone exceeds it.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batches: list[list[int]] = []
-    current: list[int] = []
-    for i in order:
-        longest = lengths[current[0]] if current else lengths[i]
-        if current and ((len(current) + 1) * longest > max_tokens or len(current) >= max_sentences):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
-def bucketed_batches(lengths: Sequence[int], batch_size: int, rng: random.Random) -> list[list[int]]:
-    """Training batches of ``batch_size`` sentences of similar length, in random order.
-
-    Sorting on length plus a little noise keeps batches tight but varied across epochs.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i] + rng.uniform(-2, 2))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    rng.shuffle(batches)
-    return batches
-
-
-@dataclass(frozen=True)
-class Window:
-    """Sentences ``[first, last)`` of one document run through the model together, so
-    that sentence ``centre`` is labelled with its neighbours in view."""
-
-    first: int
-    last: int
-    centre: int
-
-
-def context_windows(
-    lengths: Sequence[int], documents: Sequence[int], context: int, max_tokens: int = MAX_WINDOW_TOKENS
-) -> list[Window]:
-    """For each sentence, a window of up to ``context`` neighbours on each side from the
-    same document, grown one sentence a side at a time while it stays within
-    ``max_tokens`` (the sentence itself always fits). ``context=0``: the sentence alone.
-    """
-    windows = []
-    for i in range(len(lengths)):
-        first, last, size = i, i + 1, lengths[i]
-        for _ in range(context):
-            grew = False
-            if first > 0 and documents[first - 1] == documents[i] and size + lengths[first - 1] <= max_tokens:
-                first -= 1
-                size += lengths[first]
-                grew = True
-            if last < len(lengths) and documents[last] == documents[i] and size + lengths[last] <= max_tokens:
-                size += lengths[last]
-                last += 1
-                grew = True
-            if not grew:
-                break
-        windows.append(Window(first, last, i))
-    return windows
-
-
-def context_chunks(
-    lengths: Sequence[int],
-    documents: Sequence[int],
-    context: int,
-    rng: random.Random,
-    max_tokens: int = MAX_WINDOW_TOKENS,
-) -> list[range]:
-    """Training groups of consecutive sentences of one document, ``2 * context + 1`` at
-    most (and within ``max_tokens`` unless one sentence alone is longer), cut at a random
-    offset drawn per document, so every sentence is trained on once per epoch with its
-    neighbours in view, at a position that changes between epochs.
-
-    Training on each sentence's own window (``context_windows``) would show every token
-    ``2 * context + 1`` times per epoch; chunks cost what sentences alone cost."""
-    size = 2 * context + 1
-    chunks: list[range] = []
-    start = 0
-    while start < len(lengths):
-        end = start
-        while end < len(lengths) and documents[end] == documents[start]:
-            end += 1
-        first, cut = start, start + rng.randrange(size) + 1
-        tokens = 0
-        for i in range(start, end):
-            if i > first and (i == cut or tokens + lengths[i] > max_tokens):
-                chunks.append(range(first, i))
-                first, cut, tokens = i, i + size, 0
-            tokens += lengths[i]
-        chunks.append(range(first, end))
-        start = end
-    return chunks
+    """``tagger.batching.encode_arrays`` as tensors."""
+    return Batch.from_arrays(encode_arrays(sentences, vocab, max_word_chars, labels, sentence_casing))

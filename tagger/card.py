@@ -11,7 +11,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tagger.checkpoint import atomic_write_text, read_json_object
+from tagger.checkpoint import atomic_write_text
+from tagger.modelfiles import read_json_object
 
 
 def write_curves(history: list[dict[str, Any]], path: Path) -> None:

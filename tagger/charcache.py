@@ -14,22 +14,24 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
-import torch
-from torch import Tensor, nn
+import numpy as np
 
-EncodeFn = Callable[[Tensor], Tensor]  # row indices into the batch's distinct words -> (M, D)
+EncodeFn = Callable[[np.ndarray], np.ndarray]  # row indices (M,) into the batch's distinct words -> (M, D)
 
 
 class CharVectorCache:
-    def __init__(self, encoder: nn.Module, dim: int, capacity: int, device: torch.device) -> None:
+    """``version()`` names the encoder's weights: when it changes, every vector is
+    dropped (torch models: the parameters' in-place write counters)."""
+
+    def __init__(self, dim: int, capacity: int, version: Callable[[], Hashable] = lambda: None) -> None:
         if capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {capacity}")
         self.capacity = capacity
-        self.encoder = encoder
-        self._weights = self._weights_key()
-        self.table = torch.empty(capacity, dim, device=device)  # (capacity, D); rows are written before read
+        self._version = version
+        self._weights = version()
+        self.table = np.empty((capacity, dim), dtype=np.float32)  # (capacity, D); rows are written before read
         self._slots: OrderedDict[str, int] = OrderedDict()  # word -> row of table, oldest first
         self._lock = threading.Lock()  # a Labeler may be called from several threads
         self.hits = 0
@@ -38,11 +40,12 @@ class CharVectorCache:
     def __len__(self) -> int:
         return len(self._slots)
 
-    def vectors(self, words: Sequence[str], encode: EncodeFn) -> Tensor:
-        """Vectors (U, D) of the distinct ``words``; ``encode(rows)`` computes those of
-        the words at ``rows`` that are not cached (at most ``capacity`` at a time)."""
+    def vectors(self, words: Sequence[str], encode: EncodeFn) -> np.ndarray:
+        """Vectors (U, D) of the distinct ``words``, a new array; ``encode(rows)``
+        computes those of the words at ``rows`` that are not cached (at most
+        ``capacity`` at a time)."""
         with self._lock:
-            weights = self._weights_key()
+            weights = self._version()
             if weights != self._weights:
                 self._slots.clear()
                 self._weights = weights
@@ -54,12 +57,12 @@ class CharVectorCache:
             self.hits += len(words) - len(missing)
             self.misses += len(missing)
             if len(words) > self.capacity:  # a batch larger than the cache: look up, don't store
-                out = self.table.new_empty(len(words), self.table.size(1))
+                out = np.empty((len(words), self.table.shape[1]), dtype=np.float32)
                 out[[i for i, s in enumerate(slots) if s >= 0]] = self.table[[s for s in slots if s >= 0]]
-                out[missing] = encode(torch.tensor(missing))
+                out[missing] = encode(np.array(missing, dtype=np.int64))
                 return out
             if missing:
-                fresh = encode(torch.tensor(missing))  # (M, D)
+                fresh = encode(np.array(missing, dtype=np.int64))  # (M, D)
                 rows = []
                 for i in missing:
                     if len(self._slots) < self.capacity:
@@ -71,8 +74,3 @@ class CharVectorCache:
                     rows.append(slot)
                 self.table[rows] = fresh
             return self.table[slots]  # (U, D)
-
-    def _weights_key(self) -> tuple[tuple[int, int], ...]:
-        """Changes whenever a weight is modified in place (an optimizer step, a
-        ``load_state_dict``) or replaced: torch counts in-place writes per tensor."""
-        return tuple((id(p), p._version) for p in self.encoder.parameters())

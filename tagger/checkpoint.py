@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,31 +20,20 @@ from safetensors.torch import load_file, save_file
 
 from tagger.config import FORMAT_VERSION, Config
 from tagger.crf import transition_constraints
-from tagger.errors import ModelDirError, TaggerError
-from tagger.model import Recurrent, SequenceTagger
+from tagger.errors import ModelDirError
+from tagger.model import SequenceTagger
+from tagger.modelfiles import ModelFiles, inside, read_model_files
 from tagger.tags import TagScheme
 from tagger.vocab import Vocab
 
 HALF_PRECISION = ("word_embed.weight",)  # the big table; stored as float16 to keep models small
 
 
-@dataclass
-class LoadedModel:
-    """Everything needed to run a trained model."""
+@dataclass(kw_only=True)
+class LoadedModel(ModelFiles):
+    """A model directory's files with its torch model: everything needed to run it."""
 
-    path: Path
-    config: Config
-    vocab: Vocab
     model: SequenceTagger
-    task: str  # "ner" (spans) or "pos" (plain labels)
-    label_scheme: TagScheme  # scheme of the labels the model predicts
-    metrics: dict[str, Any] = field(default_factory=dict)
-    # Runs the recurrent layers in the model's place (the onnx backend); None: torch.
-    recurrent: Recurrent | None = None
-
-    @property
-    def name(self) -> str:
-        return self.path.name
 
 
 def build_model(config: Config, vocab: Vocab, label_scheme: TagScheme, device: str | None = None) -> SequenceTagger:
@@ -86,27 +75,6 @@ def save_static(directory: Path, config: Config, vocab: Vocab, task: str, label_
     write_json(directory / "vocab.json", vocab.to_json())
 
 
-def _inside(path: Path) -> Path:
-    """``path``, refused when it is not a regular file of its model directory (a symlink
-    pointing elsewhere, a directory)."""
-    if not path.is_file():
-        raise ModelDirError(f"{path}: missing file (is {path.parent} a model directory?)")
-    if not path.resolve().is_relative_to(path.parent.resolve()):
-        raise ModelDirError(f"{path}: links outside its model directory; refusing to load it")
-    return path
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A model directory's JSON file, which must hold an object."""
-    try:
-        data = json.loads(_inside(path).read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelDirError(f"{path}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ModelDirError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
-
-
 def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
     """Tensor shapes from a safetensors header, without reading the tensors."""
     try:
@@ -118,27 +86,9 @@ def _header_shapes(path: Path) -> dict[str, tuple[int, ...]]:
 
 def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
     """Load a model directory; every inconsistency is a ``ModelDirError`` naming the file."""
-    path = Path(directory)
-    if not path.is_dir():
-        raise ModelDirError(f"{path}: no such model directory")
-    raw = read_json_object(path / "config.json")
-    version = raw.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelDirError(
-            f"{path / 'config.json'}: unknown format_version {version!r} (this tagger reads {FORMAT_VERSION})"
-        )
-    try:
-        task = str(raw.pop("task"))
-        label_scheme = TagScheme(raw.pop("label_scheme"))
-        raw.pop("format_version")
-        config = Config.from_dict(raw, str(path / "config.json"))
-    except (KeyError, ValueError, TaggerError) as exc:
-        raise ModelDirError(f"{path / 'config.json'}: invalid config: {exc}") from None
-    try:
-        vocab = Vocab.from_json(read_json_object(path / "vocab.json"))
-    except (KeyError, TypeError) as exc:
-        raise ModelDirError(f"{path / 'vocab.json'}: invalid vocabulary: missing {exc}") from None
-    weights_path = _inside(path / "model.safetensors")
+    files = read_model_files(directory)
+    path, config, vocab, label_scheme = files.path, files.config, files.vocab, files.label_scheme
+    weights_path = inside(path / "model.safetensors")
     # Shapes are compared before anything is allocated: the model is built on the meta
     # device (no memory), so a config asking for huge layers fails here, cheaply.
     shapes_only = build_model(config, vocab, label_scheme, device="meta")
@@ -162,6 +112,4 @@ def load(directory: str | Path, device: str | torch.device = "cpu") -> LoadedMod
     model.load_state_dict({k: v.float() for k, v in state.items()}, assign=True)
     model.to(device)
     model.eval()
-    metrics_path = path / "metrics.json"
-    metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
-    return LoadedModel(path, config, vocab, model, task, label_scheme, metrics)
+    return LoadedModel(path, config, vocab, files.task, label_scheme, files.metrics, model=model)

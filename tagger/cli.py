@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.config import SECTIONS, Config, load_config, set_field
 from tagger.errors import TaggerError
 from tagger.heap import settle_after_loading

@@ -1,18 +1,29 @@
 """Choosing the device and the CPU cores: once, by the entry points (CLI commands and
-the server), with the same rules for training and inference."""
+the server), with the same rules for training and inference.
+
+Torch is imported only where a torch device is asked for: tagging on the ONNX backend
+never loads it (a second of start-up)."""
 
 from __future__ import annotations
 
 import os
-
-import torch
+import sys
+from typing import TYPE_CHECKING
 
 from tagger.errors import TaggerError
+
+if TYPE_CHECKING:
+    import torch
+
+_threads = 0  # set_threads' number; 0: each library's default
 
 
 def pick_device(device: str | None = None) -> torch.device:
     """``auto`` (or ``None``): CUDA when available, else CPU; otherwise ``cpu``,
     ``cuda`` or ``cuda:N``, checked."""
+    import torch
+
+    apply_threads()
     if device in (None, "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -29,13 +40,44 @@ def pick_device(device: str | None = None) -> torch.device:
     return chosen
 
 
+def cuda_possible() -> bool:
+    """Whether ``pick_device("auto")`` could choose CUDA, answered without importing
+    torch where no NVIDIA driver is loaded (``/proc/driver/nvidia``, Linux) or torch
+    is not installed."""
+    if sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia/version"):
+        return False
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
 def usable_cores() -> int:
     """CPU cores this process may run on (its affinity, which containers often narrow)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def set_threads(threads: int | None) -> None:
-    """Torch's intra-op threads for this process; ``None`` or 0 keeps torch's default.
-    Process-wide, so only entry points call it."""
+    """Intra-op threads for this process (torch's, and ONNX Runtime sessions'); ``None``
+    or 0 keeps the default. Process-wide, so only entry points call it. Torch gets the
+    number now if it is loaded, else when ``pick_device`` first loads it."""
+    global _threads
     if threads:
-        torch.set_num_threads(threads)
+        _threads = threads
+        apply_threads()
+
+
+def apply_threads() -> None:
+    """Hand ``set_threads``' number to torch, if torch is loaded."""
+    if _threads and "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(_threads)
+
+
+def inference_threads() -> int:
+    """The intra-op threads an inference session of this process should use."""
+    if _threads:
+        return _threads
+    if "torch" in sys.modules:
+        return int(sys.modules["torch"].get_num_threads())
+    return usable_cores()

@@ -6,26 +6,32 @@ Sentences are sorted by length and batched under one padded-token budget
 (``batch.DEFAULT_BATCH_TOKENS``). A model whose config asks for document context
 (``context_sentences``) runs over each sentence together with its neighbours from the
 same document and keeps the labels of the centre sentence only.
+
+Each model runs on a backend: torch (``tagger.torch_runner``, CPU or CUDA) or ONNX
+Runtime with NumPy (``tagger.portable``, CPU). This module imports neither torch nor
+onnxruntime itself: a labeler on the ONNX backend never loads torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
-import torch
+import numpy as np
 
-from tagger import checkpoint, onnx_backend
-from tagger.batch import DEFAULT_BATCH_TOKENS, Window, context_windows, encode, token_budget_batches
+from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_windows, encode_arrays, token_budget_batches
 from tagger.charcache import CharVectorCache
-from tagger.checkpoint import LoadedModel
-from tagger.device import pick_device
+from tagger.device import cuda_possible
 from tagger.document import TokenLabel
 from tagger.errors import TaggerError
+from tagger.modelfiles import ModelFiles
+from tagger.portable import INT8_FILE, ONNX_FILE, PortableModel, PortableRunner, onnx_runtime_available
 from tagger.tags import TagScheme, convert
+
+if TYPE_CHECKING:
+    import torch
 
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
@@ -35,9 +41,18 @@ BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
 # ONNX Runtime won only on large pre-tokenized batches (backends_ner.json). Measure on
 # your CPU with benchmarks/backends.py and choose with --backend / TAGGER_BACKEND.
 AUTO_CPU: tuple[Backend, ...] = ()
-_ONNX_FILES = {"onnx": onnx_backend.ONNX_FILE, "onnx-int8": onnx_backend.INT8_FILE}
+_ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
+
+
+class Runner(Protocol):
+    """One model on one backend: a batch in, best label ids (B, T) and their
+    probabilities (B, T) out."""
+
+    cache: CharVectorCache | None
+
+    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]: ...
 
 
 class Labeler:
@@ -45,12 +60,14 @@ class Labeler:
 
     def __init__(
         self,
-        models: Sequence[LoadedModel],
-        device: torch.device,
+        models: Sequence[ModelFiles],
+        device: str | torch.device = "cpu",
         batch_tokens: int = DEFAULT_BATCH_TOKENS,
         parallel_models: bool = False,
         char_cache: int = CHAR_CACHE_WORDS,
     ) -> None:
+        """``models``: ``checkpoint.LoadedModel`` (torch, on ``device``) or
+        ``portable.PortableModel`` (ONNX Runtime, CPU)."""
         if not models:
             raise TaggerError("no model given")
         if batch_tokens < 1:
@@ -59,17 +76,13 @@ class Labeler:
         if len(set(names)) != len(names):
             raise TaggerError(f"model names must be unique, got {names}")
         self.models = {m.name: m for m in models}
-        self.device = device
+        self.device = str(device)  # "cpu", "cuda", "cuda:1"
         self.batch_tokens = batch_tokens
-        self._char_caches = {
-            m.name: CharVectorCache(m.model.char_encoder, m.model.char_encoder.out_dim, char_cache, device)
-            for m in models
-            if m.model.char_encoder is not None and char_cache > 0
-        }
-        # With several models, each can run in its own thread: torch releases the GIL
-        # inside its kernels, so two LSTMs use two cores at once. Worth it in a server,
-        # whose one inference thread would otherwise use one core; not in ``tagger tag``,
-        # whose worker processes already fill the cores.
+        self._runners = {m.name: _runner(m, device, char_cache) for m in models}
+        # With several models, each can run in its own thread: torch and ONNX Runtime
+        # release the GIL inside their kernels, so two LSTMs use two cores at once. Worth
+        # it in a server, whose one inference thread would otherwise use one core; not in
+        # ``tagger tag``, whose worker processes already fill the cores.
         self._pool = ThreadPoolExecutor(len(models), "model") if parallel_models and len(models) > 1 else None
 
     @classmethod
@@ -83,19 +96,37 @@ class Labeler:
         backend: Backend = "auto",
     ) -> Labeler:
         """``backend``: "torch"; "onnx" or "onnx-int8" (CPU only, the model directory's
-        recurrent.onnx or recurrent-int8.onnx); "auto": the first of ``AUTO_CPU`` the
-        directory has an export for, else torch."""
+        recurrent.onnx or recurrent-int8.onnx, without loading torch); "auto": the first
+        of ``AUTO_CPU`` every directory has an export for, else torch."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
-        chosen = pick_device(device)
-        models = [use_backend(checkpoint.load(p, chosen), backend, chosen) for p in paths]
-        return cls(models, chosen, batch_tokens, parallel_models, char_cache)
+        chosen = _resolve_backend(backend, device, [Path(p) for p in paths])
+        if chosen != "torch":
+            if device not in (None, "auto", "cpu"):
+                raise TaggerError(f"the {chosen} backend runs on CPU only, not {device}; use --backend torch or auto")
+            portable = [PortableModel.load(p, _ONNX_FILES[chosen]) for p in paths]
+            return cls(portable, "cpu", batch_tokens, parallel_models, char_cache)
+        from tagger import checkpoint
+        from tagger.device import pick_device
+
+        torch_device = pick_device(device)
+        models = [checkpoint.load(p, torch_device) for p in paths]
+        return cls(models, torch_device, batch_tokens, parallel_models, char_cache)
+
+    @property
+    def backend(self) -> str:
+        """ "torch" or "onnx" (ONNX Runtime, float or int8)."""
+        return "onnx" if all(isinstance(m, PortableModel) for m in self.models.values()) else "torch"
 
     def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
         """Per model with a word cache: (hits, misses, words held) since loading."""
-        return {name: (c.hits, c.misses, len(c)) for name, c in self._char_caches.items()}
+        return {
+            name: (r.cache.hits, r.cache.misses, len(r.cache))
+            for name, r in self._runners.items()
+            if r.cache is not None
+        }
 
-    def select(self, names: Sequence[str] | None) -> list[LoadedModel]:
+    def select(self, names: Sequence[str] | None) -> list[ModelFiles]:
         """The named models in load order, duplicates dropped; unknown names are an error."""
         if names is None:
             return list(self.models.values())
@@ -127,7 +158,7 @@ class Labeler:
         return {m.name: self._label_with(m, sentences, documents) for m in selected}
 
     def _label_with(
-        self, loaded: LoadedModel, sentences: Sequence[Sequence[str]], documents: Sequence[int]
+        self, loaded: ModelFiles, sentences: Sequence[Sequence[str]], documents: Sequence[int]
     ) -> list[list[TokenLabel]]:
         lengths = [len(s) for s in sentences]
         model_config = loaded.config.model
@@ -135,50 +166,57 @@ class Labeler:
         windows = [w for w in context_windows(lengths, documents, context) if lengths[w.centre]]
         window_tokens = [[t for j in range(w.first, w.last) for t in sentences[j]] for w in windows]
         table = _token_wise_labels(loaded)
-        cache = self._char_caches.get(loaded.name)
+        runner = self._runners[loaded.name]
         out: list[list[TokenLabel]] = [[] for _ in sentences]
-        with torch.inference_mode():  # per thread: models may run in the pool's threads
-            for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
-                batch = encode(
-                    [window_tokens[r] for r in rows],
-                    loaded.vocab,
-                    model_config.max_word_chars,
-                    sentence_casing=model_config.sentence_casing,
-                )
-                batch = batch.to(self.device)
-                chars = None
-                if cache is not None:
-                    chars = cache.vectors(batch.distinct, partial(loaded.model.char_vectors, batch))
-                paths, confidence = loaded.model.decode(batch, chars, loaded.recurrent)  # (B, T), (B, T)
-                paths_l, conf_l = paths.cpu().tolist(), confidence.float().cpu().tolist()
-                for row, r in enumerate(rows):
-                    start, end = _centre(windows[r], lengths)
-                    ids = paths_l[row][start:end]
-                    if table is not None:
-                        labels = [table[j] for j in ids]
-                    else:
-                        labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
-                    out[windows[r].centre] = [
-                        TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
-                    ]
+        for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
+            arrays = encode_arrays(
+                [window_tokens[r] for r in rows],
+                loaded.vocab,
+                model_config.max_word_chars,
+                sentence_casing=model_config.sentence_casing,
+            )
+            paths, confidence = runner.decode(arrays)  # (B, T), (B, T)
+            paths_l, conf_l = paths.tolist(), confidence.tolist()
+            for row, r in enumerate(rows):
+                start, end = _centre(windows[r], lengths)
+                ids = paths_l[row][start:end]
+                if table is not None:
+                    labels = [table[j] for j in ids]
+                else:
+                    labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
+                out[windows[r].centre] = [
+                    TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
+                ]
         return out
 
 
-def use_backend(loaded: LoadedModel, backend: Backend, device: torch.device) -> LoadedModel:
-    """Attach the chosen backend's recurrent layers to a loaded model."""
+def _runner(model: ModelFiles, device: str | torch.device, char_cache: int) -> Runner:
+    if isinstance(model, PortableModel):
+        return PortableRunner(model, char_cache)
+    import torch
+
+    from tagger.checkpoint import LoadedModel
+    from tagger.torch_runner import TorchRunner
+
+    if not isinstance(model, LoadedModel):
+        raise TypeError(f"expected a LoadedModel or PortableModel, got {type(model).__name__}")
+    return TorchRunner(model, torch.device(device), char_cache)
+
+
+def _resolve_backend(backend: str, device: str | None, paths: Sequence[Path]) -> Backend:
+    """The backend ``backend`` means for these model directories on ``device``."""
     if backend not in BACKENDS:
         raise TaggerError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        usable = [b for b in AUTO_CPU if device.type == "cpu" and onnx_backend.available(loaded.path, _ONNX_FILES[b])]
-        if not usable:
-            return loaded
-        backend = usable[0]
-    if backend == "torch":
-        return loaded
-    if device.type != "cpu":
-        raise TaggerError(f"the {backend} backend runs on CPU only, not {device}; use --backend torch or auto")
-    loaded.recurrent = onnx_backend.OnnxRecurrent(loaded.path, _ONNX_FILES[backend])
-    return loaded
+    if backend != "auto":
+        return backend  # type: ignore[return-value]
+    if not AUTO_CPU or device not in (None, "auto", "cpu") or not onnx_runtime_available():
+        return "torch"
+    if device != "cpu" and cuda_possible():
+        return "torch"
+    for candidate in AUTO_CPU:
+        if all((p / _ONNX_FILES[candidate]).is_file() for p in paths):
+            return candidate
+    return "torch"
 
 
 def _centre(window: Window, lengths: Sequence[int]) -> tuple[int, int]:
@@ -187,7 +225,7 @@ def _centre(window: Window, lengths: Sequence[int]) -> tuple[int, int]:
     return start, start + lengths[window.centre]
 
 
-def _token_wise_labels(loaded: LoadedModel) -> list[str] | None:
+def _token_wise_labels(loaded: ModelFiles) -> list[str] | None:
     """The output label of each label id, where output labels follow token by token.
 
     True for untagged and IOB2 labels, and for BIOES decoded by a CRF: its constraints
@@ -198,7 +236,7 @@ def _token_wise_labels(loaded: LoadedModel) -> list[str] | None:
     labels = loaded.vocab.labels
     if loaded.label_scheme in (TagScheme.NONE, OUTPUT_SCHEME):
         return list(labels)
-    if loaded.label_scheme == TagScheme.BIOES and loaded.model.crf is not None:
+    if loaded.label_scheme == TagScheme.BIOES and loaded.config.model.head == "crf":
         token_wise = {"S": "B", "E": "I"}
         return [token_wise.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in labels]
     return None

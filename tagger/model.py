@@ -6,10 +6,8 @@ D features.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
@@ -20,8 +18,6 @@ from tagger.crf import CRF
 from tagger.vocab import CASINGS
 
 Device = torch.device | str | None
-# Input features (B, T, D) float32 and lengths (B,) int64 -> label scores (B, T, K) float32.
-Recurrent = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def embedding(num: int, dim: int, device: Device = None) -> nn.Embedding:
@@ -191,17 +187,9 @@ class SequenceTagger(nn.Module):
             flat = scores[batch.mask]  # (N, K)
             return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
 
-    def decode(
-        self, batch: Batch, char_vectors: Tensor | None = None, recurrent: Recurrent | None = None
-    ) -> tuple[Tensor, Tensor]:
-        """Best labels (B, T) and the probability of each chosen label (B, T).
-        ``recurrent``, when given, runs the recurrent layers and the output layer in
-        its place (an exported copy: ``tagger.onnx_backend``)."""
-        if recurrent is None:
-            scores = self.emissions(batch, char_vectors)
-        else:
-            features = self.features(batch, char_vectors).numpy()  # (B, T, D)
-            scores = torch.from_numpy(recurrent(features, batch.lengths.numpy()))  # (B, T, K)
+    def decode(self, batch: Batch, char_vectors: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Best labels (B, T) and the probability of each chosen label (B, T)."""
+        scores = self.emissions(batch, char_vectors)
         if self.crf is not None:
             paths, _ = self.crf.viterbi(scores, batch.mask)
             probs = self.crf.marginals(scores, batch.mask)

@@ -1,11 +1,11 @@
-"""ONNX Runtime backend for the recurrent layers and the output layer, on CPU.
+"""Exporting the recurrent layers and the output layer for the ONNX Runtime backend
+(``tagger.portable`` runs them).
 
 PyTorch's CPU LSTM kernels are fast on some x86 CPUs and several times slower on
 others; ONNX Runtime's are steadier. Only the recurrent stack and the output projection
 are exported (``recurrent.onnx`` in the model directory, built from model.safetensors,
-never from a pickle): embeddings, the character encoder (with its word cache) and the
-CRF's Viterbi and marginals in NumPy stay as they are, so both backends share every
-step but one.
+never from a pickle): the embeddings, the character encoder (with its word cache) and
+the CRF's Viterbi and marginals run in NumPy from the same weights file.
 
 The exporter cannot take packed sequences, so the export runs a padded twin of the
 stack: each direction is a one-layer LSTM, and the backward one reads every sentence
@@ -19,24 +19,18 @@ the weights it was made from.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from tagger.errors import ModelDirError, TaggerError
+from tagger.errors import TaggerError
 from tagger.model import SequenceTagger
-
-ONNX_FILE = "recurrent.onnx"
-INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
-WEIGHTS_KEY = "model.safetensors.sha256"
+from tagger.portable import INT8_FILE, ONNX_FILE, WEIGHTS_KEY, weights_digest
 
 
 def reverse_within_lengths(x: Tensor, lengths: Tensor) -> Tensor:
@@ -83,10 +77,6 @@ class PaddedRecurrent(nn.Module):
             backward, _ = directions[1](reverse_within_lengths(x, lengths))
             x = torch.cat([forward, reverse_within_lengths(backward, lengths)], dim=2)  # (B, T, 2H)
         return self.emit(x)  # (B, T, K)
-
-
-def weights_digest(directory: Path) -> str:
-    return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
 
 
 def export(directory: str | Path, int8: bool = True) -> list[Path]:
@@ -147,57 +137,3 @@ def _finish(tmp: Path, target: Path, digest: str) -> Path:
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
     return target
-
-
-def available(directory: Path, file: str = ONNX_FILE) -> bool:
-    """Whether the ONNX backend can run this model directory's ``file`` here."""
-    if not (directory / file).is_file():
-        return False
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class OnnxRecurrent:
-    """An ONNX Runtime session over ``recurrent.onnx``, callable as the model's
-    ``Recurrent``. The session uses as many threads as torch does where it runs, and is
-    made again in a forked worker (a session's thread pool does not survive a fork)."""
-
-    def __init__(self, directory: Path, file: str = ONNX_FILE) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise TaggerError("the onnx backend needs onnxruntime: pip install 'tagger[onnx]'") from None
-        self._ort = ort
-        self.path = directory / file
-        if not self.path.is_file():
-            raise ModelDirError(f"{directory}: no {file}; make it with `tagger export-onnx {directory}`")
-        session = self._open(1)  # one thread: no pool, so forking after this is safe
-        made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
-        if made_from != weights_digest(directory):
-            raise ModelDirError(
-                f"{self.path}: made from other weights than model.safetensors; "
-                f"export it again with `tagger export-onnx {directory}`"
-            )
-        self._session, self._owner = session, (os.getpid(), 1)
-
-    def _open(self, threads: int) -> Any:
-        options = self._ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        # No busy-waiting between runs: the same cores tokenize, decode and serialize.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        try:
-            return self._ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types
-            raise ModelDirError(f"{self.path}: cannot load: {exc}") from None
-
-    def __call__(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        owner = (os.getpid(), torch.get_num_threads())
-        if owner != self._owner:
-            self._session, self._owner = self._open(owner[1]), owner
-        inputs = {"features": np.ascontiguousarray(features, dtype=np.float32), "lengths": lengths.astype(np.int64)}
-        return self._session.run(None, inputs)[0]

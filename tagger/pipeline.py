@@ -21,12 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-import torch
-
-from tagger.batch import DEFAULT_BATCH_TOKENS
-from tagger.checkpoint import LoadedModel
+from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel
 from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Backend, Labeler
+from tagger.modelfiles import ModelFiles
 from tagger.tags import TagScheme, spans_from_tags
 from tagger.tokenize import Token, tokenize
 
@@ -126,11 +124,12 @@ class Tagger:
         return cls(Labeler.load(paths, device, batch_tokens, parallel_models, char_cache, backend))
 
     @property
-    def models(self) -> dict[str, LoadedModel]:
+    def models(self) -> dict[str, ModelFiles]:
         return self.labeler.models
 
     @property
-    def device(self) -> torch.device:
+    def device(self) -> str:
+        """Where the models run: "cpu", "cuda", "cuda:1"."""
         return self.labeler.device
 
     def tag(

@@ -24,8 +24,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from tagger.checkpoint import read_json_object, write_json
+from tagger.checkpoint import write_json
 from tagger.errors import TaggerError
+from tagger.modelfiles import read_json_object
 
 RENAME_EXCHANGE = 2  # linux/fs.h
 AT_FDCWD = -100

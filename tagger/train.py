@@ -30,15 +30,17 @@ import torch
 from tqdm import tqdm
 
 from tagger import checkpoint, distributed, runstate
-from tagger.batch import bucketed_batches, context_chunks, encode
+from tagger.batch import encode
+from tagger.batching import bucketed_batches, context_chunks
 from tagger.card import write_card, write_curves
-from tagger.checkpoint import LoadedModel, read_json_object
+from tagger.checkpoint import LoadedModel
 from tagger.config import Config
 from tagger.corpus import Sentence, check_bio_tags, check_scheme, read_corpus
 from tagger.device import pick_device
 from tagger.errors import TaggerError
 from tagger.evaluate import evaluate
 from tagger.labeler import Labeler
+from tagger.modelfiles import read_json_object
 from tagger.tags import TagScheme, convert, detect_scheme
 from tagger.vocab import Vocab, build_vocab, read_vectors
 
@@ -279,7 +281,7 @@ def _train(
     amp = tc.mixed_precision and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
-    loaded = LoadedModel(output, config, vocab, model, task, scheme)
+    loaded = LoadedModel(output, config, vocab, task, scheme, model=model)
     labeler = Labeler([loaded], device)
     rng = random.Random(tc.seed)  # batch order: the same stream on every rank
     # Casing augmentation draws per batch: each rank its own stream, so the shared one

@@ -12,10 +12,12 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from tagger.errors import CorpusError
+
+if TYPE_CHECKING:  # torch is imported where vectors are read (training), not to tag
+    import torch
 
 PAD, UNK = "<pad>", "<unk>"
 CASINGS = ("pad", "lower", "upper", "title", "numeric", "mostly_numeric", "has_digit", "mixed", "other")
@@ -139,6 +141,8 @@ def read_vectors(path: str | Path, limit: int | None = None) -> tuple[list[str],
                 break
     if not words:
         raise CorpusError(path, 1, "no vectors found")
+    import torch
+
     return words, torch.tensor(rows)
 
 

@@ -26,9 +26,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
-import torch
-
-from tagger.device import usable_cores
+from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
 from tagger.pipeline import Tagger
 
@@ -43,9 +41,9 @@ class _Worker:
     task: Callable[[Any], Any] | None = None
 
 
-def default_workers(device: torch.device) -> int:
+def default_workers(device: str) -> int:
     """One worker per usable core on CPU (at most 8), none on CUDA."""
-    if device.type != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
+    if device != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(8, usable_cores()))
 
@@ -67,7 +65,7 @@ def _init_worker(tagger: Tagger, work: Callable[[Tagger, Any], Any], threads: in
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_IGN)
     _die_with_parent(parent)
-    torch.set_num_threads(threads)
+    set_threads(threads)
     _Worker.task = lambda chunk: work(tagger, chunk)
 
 
@@ -99,7 +97,7 @@ class OrderedRunner(Generic[Chunk, Result]):
         threads_per_worker: int = 1,
     ) -> None:
         self.tagger, self.work = tagger, work
-        self.workers = workers if tagger.device.type == "cpu" else 1
+        self.workers = workers if tagger.device == "cpu" else 1
         self.pending: deque[Future[Result]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         if self.workers > 1:

@@ -79,4 +79,4 @@ def tiny_loaded_model(name: str = "tiny", labels: tuple[str, ...] = ("O", "B-PER
     vocab = build_vocab(["w", "x", "y"], list(labels), min_count=1)
     model = checkpoint.build_model(config, vocab, scheme)
     model.eval()
-    return LoadedModel(Path(name), config, vocab, model, "ner" if scheme != TagScheme.NONE else "pos", scheme)
+    return LoadedModel(Path(name), config, vocab, "ner" if scheme != TagScheme.NONE else "pos", scheme, model=model)

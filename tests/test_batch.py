@@ -8,12 +8,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tagger.batch import (
+from tagger.batch import encode
+from tagger.batching import (
     Window,
     bucketed_batches,
     context_chunks,
     context_windows,
-    encode,
     token_budget_batches,
 )
 from tagger.vocab import CASINGS, UNCASED, Vocab, build_vocab

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
 from tagger.charcache import CharVectorCache
 from tagger.labeler import Labeler
 from tagger.pipeline import Tagger
+from tagger.torch_runner import weights_version
 from tests.conftest import MODELS
 
 VECTORS = {"the": 1.0, "cat": 2.0, "sat": 3.0, "mat": 4.0}
-ENCODER = torch.nn.Linear(2, 3)  # whose weights the cache watches
 
 
 class Encoder:
@@ -21,10 +22,10 @@ class Encoder:
         self.words = words
         self.encoded: list[str] = []
 
-    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
         chosen = [self.words[i] for i in rows.tolist()]
         self.encoded += chosen
-        return torch.tensor([[VECTORS[w]] * 3 for w in chosen])
+        return np.array([[VECTORS[w]] * 3 for w in chosen], dtype=np.float32)
 
 
 def lookup(cache: CharVectorCache, words: list[str]) -> tuple[list[float], list[str]]:
@@ -35,14 +36,14 @@ def lookup(cache: CharVectorCache, words: list[str]) -> tuple[list[float], list[
 
 
 def test_cached_words_are_not_encoded_again() -> None:
-    cache = CharVectorCache(ENCODER, 3, capacity=10, device=torch.device("cpu"))
+    cache = CharVectorCache(3, capacity=10)
     assert lookup(cache, ["the", "cat"]) == ([1.0, 2.0], ["the", "cat"])
     assert lookup(cache, ["sat", "the", "cat"]) == ([3.0, 1.0, 2.0], ["sat"])
     assert (cache.hits, cache.misses, len(cache)) == (2, 3, 3)
 
 
 def test_least_recently_used_word_is_evicted() -> None:
-    cache = CharVectorCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
+    cache = CharVectorCache(3, capacity=2)
     lookup(cache, ["the", "cat"])
     lookup(cache, ["the"])  # "cat" is now the least recently used
     assert lookup(cache, ["sat"]) == ([3.0], ["sat"])
@@ -51,15 +52,15 @@ def test_least_recently_used_word_is_evicted() -> None:
 
 
 def test_batch_larger_than_the_cache_is_encoded_without_storing() -> None:
-    cache = CharVectorCache(ENCODER, 3, capacity=2, device=torch.device("cpu"))
+    cache = CharVectorCache(3, capacity=2)
     lookup(cache, ["the"])
     assert lookup(cache, ["cat", "the", "sat"]) == ([2.0, 1.0, 3.0], ["cat", "sat"])
     assert len(cache) == 1
 
 
 def test_changed_weights_empty_the_cache() -> None:
-    encoder = torch.nn.Linear(2, 3)
-    cache = CharVectorCache(encoder, 3, capacity=10, device=torch.device("cpu"))
+    encoder = torch.nn.Linear(2, 3)  # whose weights the cache watches, as the torch backend's does
+    cache = CharVectorCache(3, capacity=10, version=lambda: weights_version(encoder))
     lookup(cache, ["the", "cat"])
     assert lookup(cache, ["the"]) == ([1.0], [])
     with torch.no_grad():
@@ -71,7 +72,7 @@ def test_changed_weights_empty_the_cache() -> None:
 
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity must be at least 1"):
-        CharVectorCache(ENCODER, 3, capacity=0, device=torch.device("cpu"))
+        CharVectorCache(3, capacity=0)
 
 
 def test_predictions_with_the_cache_equal_those_without() -> None:
@@ -83,7 +84,7 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
     ]
     plain = Tagger.load(paths, device="cpu", char_cache=0)
     cached = Tagger.load(paths, device="cpu", char_cache=12)  # small: evictions happen
-    assert not plain.labeler._char_caches and len(cached.labeler._char_caches) == 2
+    assert not plain.labeler.char_cache_stats() and len(cached.labeler.char_cache_stats()) == 2
     want = [plain.tag([t])[0] for t in texts]
     for _ in range(2):  # cold, then warm
         got = [cached.tag([t])[0] for t in texts]
@@ -99,7 +100,7 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
             ]
             scores_a = [x.score for t in tokens_a for x in t.labels.values()]
             assert scores_a == pytest.approx([x.score for t in tokens_b for x in t.labels.values()], abs=1e-5)
-    assert all(c.hits > 0 and len(c) == 12 for c in cached.labeler._char_caches.values())
+    assert all(hits > 0 and held == 12 for hits, _, held in cached.labeler.char_cache_stats().values())
 
 
 def test_labeler_never_serves_vectors_of_older_weights() -> None:

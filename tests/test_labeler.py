@@ -31,7 +31,7 @@ def test_token_wise_bioes_labels_equal_conversion_through_spans() -> None:
 
 def test_softmax_bioes_models_convert_whole_sentences() -> None:
     loaded = Labeler.load(MODELS / "ner-en-conll03", device="cpu").models["ner-en-conll03"]
-    loaded.model.crf = None  # a softmax head may decode ill-formed BIOES
+    loaded.config.model.head = "softmax"  # a softmax head may decode ill-formed BIOES
     assert _token_wise_labels(loaded) is None
 
 

@@ -3,6 +3,7 @@ ONNX Runtime with the same labels, and a stale or missing export is a clear erro
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
@@ -16,10 +17,10 @@ from tagger import checkpoint
 from tagger.batch import encode
 from tagger.config import ModelConfig
 from tagger.errors import ModelDirError, TaggerError
-from tagger.labeler import Labeler
+from tagger.labeler import Labeler, _resolve_backend
 from tagger.model import SequenceTagger
 from tagger.onnx_backend import INT8_FILE, ONNX_FILE, PaddedRecurrent, reverse_within_lengths
-from tests.conftest import ROOT
+from tests.conftest import MODELS, ROOT
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install '.[onnx]')")
 
@@ -78,13 +79,13 @@ def test_the_export_labels_like_torch(model_dir: Path) -> None:
     _exported(model_dir)
     on_torch = Labeler.load(model_dir, device="cpu", backend="torch")
     on_onnx = Labeler.load(model_dir, device="cpu", backend="onnx")
-    assert on_onnx.models["m"].recurrent is not None and on_torch.models["m"].recurrent is None
+    assert (on_onnx.backend, on_torch.backend) == ("onnx", "torch")
     expected, got = on_torch.label(SENTENCES)["m"], on_onnx.label(SENTENCES)["m"]
     assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
     for a, b in zip(expected, got, strict=True):
         assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
     # auto stays on torch: measured fastest on the CPUs here (labeler.AUTO_CPU)
-    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is None
+    assert Labeler.load(model_dir, device="cpu").backend == "torch"
     # int8 weights: most labels as the float model's (a tiny model has little to lose)
     int8 = Labeler.load(model_dir, device="cpu", backend="onnx-int8").label(SENTENCES)["m"]
     same = sum(a.label == b.label for x, y in zip(expected, int8, strict=True) for a, b in zip(x, y, strict=True))
@@ -92,7 +93,7 @@ def test_the_export_labels_like_torch(model_dir: Path) -> None:
 
 
 def test_auto_without_an_export_is_torch_and_onnx_says_how_to_make_one(model_dir: Path) -> None:
-    assert Labeler.load(model_dir, device="cpu").models["m"].recurrent is None
+    assert Labeler.load(model_dir, device="cpu").backend == "torch"
     with pytest.raises(ModelDirError, match=f"no {ONNX_FILE}; make it with `tagger export-onnx {model_dir}`"):
         Labeler.load(model_dir, device="cpu", backend="onnx")
     with pytest.raises(TaggerError, match="unknown backend 'tensorrt'; expected one of auto, torch, onnx, onnx-int8"):
@@ -131,7 +132,6 @@ def test_forked_workers_tag_with_the_export_like_in_process_torch(model_dir: Pat
 
 def _same_labels(a: str, b: str) -> bool:
     """Equal up to the scores' last digit (float32 rounding differs between backends)."""
-    import json
 
     def labels(text: str) -> list[list[str]]:
         documents = [json.loads(line) for line in text.splitlines()]
@@ -144,18 +144,53 @@ def test_copying_a_model_directory_keeps_its_export_valid(model_dir: Path, tmp_p
     _exported(model_dir)
     copy = tmp_path / "copy"
     shutil.copytree(model_dir, copy)
-    assert Labeler.load(copy, device="cpu", backend="onnx").models["copy"].recurrent is not None
+    assert Labeler.load(copy, device="cpu", backend="onnx").backend == "onnx"
 
 
 def test_the_onnx_backends_refuse_a_gpu_and_auto_keeps_torch_there(model_dir: Path) -> None:
-    from tagger.labeler import use_backend
-
     _exported(model_dir)
-    loaded = checkpoint.load(model_dir)
-    gpu = torch.device("cuda", 0)  # never used: the choice is made before anything runs
+    # The choice is made before anything runs, so no GPU is needed to check it.
     with pytest.raises(TaggerError, match="the onnx-int8 backend runs on CPU only, not cuda:0"):
-        use_backend(loaded, "onnx-int8", gpu)
-    assert use_backend(loaded, "auto", gpu).recurrent is None
+        Labeler.load(model_dir, device="cuda:0", backend="onnx-int8")
+    assert _resolve_backend("auto", "cuda:0", [model_dir]) == "torch"
+
+
+@pytest.mark.parametrize("model", ["ner-en-conll03", "pos-en-ewt"])  # char CNN; char BiLSTM
+def test_shipped_models_label_alike_on_both_backends(model: str) -> None:
+    """Everything but the recurrent layers runs in NumPy on the onnx backend (lookups,
+    the character encoder, the CRF): the same labels, the same scores to float rounding."""
+    sentences = [*SENTENCES, ["angela", "merkel", "visited", "paris", "."], ["Xyzzyville", "'s", "3.5%", "rise"]]
+    expected = Labeler.load(MODELS / model, device="cpu", backend="torch", char_cache=4).label(sentences)[model]
+    for cache in (0, 4):  # without the word cache, and with one small enough to evict
+        got = Labeler.load(MODELS / model, device="cpu", backend="onnx", char_cache=cache).label(sentences * 2)[model]
+        assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected * 2]
+        for a, b in zip(expected * 2, got, strict=True):
+            assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
+
+
+def test_tagging_on_the_onnx_backend_never_imports_torch(tmp_path: Path) -> None:
+    """The point of the portable path: start-up without torch's import (a second)."""
+    text = tmp_path / "in.txt"
+    text.write_text("Angela Merkel visited Paris.\nThe U.S. Army said so.\n", encoding="utf-8")
+    probe = (
+        "import sys, runpy; sys.argv = ['tagger', 'tag', sys.argv[1], '--input-format', 'lines', '--quiet', "
+        "'--backend', 'onnx-int8', '--workers', '1', '-o', sys.argv[2]]\n"
+        "from tagger.cli import main\n"
+        "code = main()\n"
+        "assert code == 0, code\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", probe, str(text), str(out)], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+    records = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [[e["text"] for e in r["entities"] if e["model"] == "ner-en-conll03"] for r in records] == [
+        ["Angela Merkel", "Paris"],
+        ["U.S. Army"],
+    ]
 
 
 def test_the_service_setting_names_the_backend(monkeypatch: pytest.MonkeyPatch) -> None:

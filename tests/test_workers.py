@@ -27,7 +27,7 @@ class StandIn:
     """All OrderedRunner reads of its tagger: the device."""
 
     def __init__(self, device: str = "cpu") -> None:
-        self.device = torch.device(device)
+        self.device = device
 
 
 def uneven(tagger: object, chunk: int) -> tuple[int, int]:
@@ -201,11 +201,10 @@ def alive(pid: int) -> bool:
 
 PARENT_SCRIPT = """
 import sys, time
-import torch
 from tagger.workers import OrderedRunner
 
 class StandIn:
-    device = torch.device("cpu")
+    device = "cpu"
 
 runner = OrderedRunner(StandIn(), lambda tagger, chunk: chunk, workers=2)
 runner.put(0)
@@ -262,13 +261,13 @@ def worker_ready(pid: int) -> bool:
 
 
 def test_default_workers_cuda_is_one() -> None:
-    assert default_workers(torch.device("cuda")) == 1
-    assert default_workers(torch.device("cuda:1")) == 1
-    assert default_workers(torch.device("mps")) == 1
+    assert default_workers("cuda") == 1
+    assert default_workers("cuda:1") == 1
+    assert default_workers("mps") == 1
 
 
 def test_default_workers_cpu() -> None:
-    count = default_workers(torch.device("cpu"))
+    count = default_workers("cpu")
     assert 1 <= count <= 8
     if "fork" in multiprocessing.get_all_start_methods():
         assert count == min(8, workers.usable_cores())
@@ -278,10 +277,10 @@ def test_default_workers_cpu() -> None:
 def test_default_workers_follow_usable_cores(monkeypatch: pytest.MonkeyPatch, cores: int, expected: int) -> None:
     monkeypatch.setattr(workers, "usable_cores", lambda: cores)
     monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["fork", "spawn"])
-    assert default_workers(torch.device("cpu")) == expected
+    assert default_workers("cpu") == expected
 
 
 def test_default_workers_without_fork_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workers, "usable_cores", lambda: 16)
     monkeypatch.setattr(workers.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
-    assert default_workers(torch.device("cpu")) == 1
+    assert default_workers("cpu") == 1

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.settings import Settings
-from tagger.batch import DEFAULT_BATCH_TOKENS
+from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.labeler import CHAR_CACHE_WORDS
 from tagger.resources import DEFAULT_MODEL_NAMES, default_model_paths
 

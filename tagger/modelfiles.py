@@ -1,0 +1,80 @@
+"""A model directory's files other than its weights: config.json, vocab.json and
+metrics.json, read and checked without torch (``tagger.checkpoint`` adds the torch
+model; ``tagger.portable`` the NumPy and ONNX Runtime one)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tagger.config import FORMAT_VERSION, Config
+from tagger.errors import ModelDirError, TaggerError
+from tagger.tags import TagScheme
+from tagger.vocab import Vocab
+
+
+@dataclass
+class ModelFiles:
+    """What a model directory says about its model, weights aside."""
+
+    path: Path
+    config: Config
+    vocab: Vocab
+    task: str  # "ner" (spans) or "pos" (plain labels)
+    label_scheme: TagScheme  # scheme of the labels the model predicts
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def inside(path: Path) -> Path:
+    """``path``, refused when it is not a regular file of its model directory (a symlink
+    pointing elsewhere, a directory)."""
+    if not path.is_file():
+        raise ModelDirError(f"{path}: missing file (is {path.parent} a model directory?)")
+    if not path.resolve().is_relative_to(path.parent.resolve()):
+        raise ModelDirError(f"{path}: links outside its model directory; refusing to load it")
+    return path
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A model directory's JSON file, which must hold an object."""
+    try:
+        data = json.loads(inside(path).read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"{path}: not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ModelDirError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def read_model_files(directory: str | Path) -> ModelFiles:
+    """config.json, vocab.json and metrics.json of a model directory; every
+    inconsistency is a ``ModelDirError`` naming the file."""
+    path = Path(directory)
+    if not path.is_dir():
+        raise ModelDirError(f"{path}: no such model directory")
+    raw = read_json_object(path / "config.json")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelDirError(
+            f"{path / 'config.json'}: unknown format_version {version!r} (this tagger reads {FORMAT_VERSION})"
+        )
+    try:
+        task = str(raw.pop("task"))
+        label_scheme = TagScheme(raw.pop("label_scheme"))
+        raw.pop("format_version")
+        config = Config.from_dict(raw, str(path / "config.json"))
+    except (KeyError, ValueError, TaggerError) as exc:
+        raise ModelDirError(f"{path / 'config.json'}: invalid config: {exc}") from None
+    try:
+        vocab = Vocab.from_json(read_json_object(path / "vocab.json"))
+    except (KeyError, TypeError) as exc:
+        raise ModelDirError(f"{path / 'vocab.json'}: invalid vocabulary: missing {exc}") from None
+    metrics_path = path / "metrics.json"
+    metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
+    return ModelFiles(path, config, vocab, task, label_scheme, metrics)

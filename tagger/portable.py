@@ -1,0 +1,242 @@
+"""A model directory run with NumPy and ONNX Runtime alone: the ``onnx`` and
+``onnx-int8`` backends, on CPU, without importing torch (a second of start-up, and
+the whole of torch's memory, saved).
+
+The recurrent stack and the output layer run in ONNX Runtime (``recurrent.onnx`` or
+``recurrent-int8.onnx``, made by ``tagger export-onnx`` from model.safetensors, whose
+SHA-256 it records); everything else is NumPy over the same safetensors weights: the
+word and casing lookups, the character encoder (CNN or BiLSTM, the same maths as
+``tagger.model``), and the CRF's Viterbi and marginals (``tagger.crf_decode``, which
+the torch backend calls too). A stale export is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.numpy import load_file
+
+from tagger.batching import Arrays
+from tagger.charcache import CharVectorCache
+from tagger.crf_decode import constraint_masks, marginals, penalised, viterbi
+from tagger.device import inference_threads
+from tagger.errors import ModelDirError, TaggerError
+from tagger.modelfiles import ModelFiles, inside, read_model_files
+
+ONNX_FILE = "recurrent.onnx"
+INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
+WEIGHTS_KEY = "model.safetensors.sha256"
+
+
+def weights_digest(directory: Path) -> str:
+    return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
+
+
+def onnx_runtime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class OnnxSession:
+    """An ONNX Runtime session over a model directory's recurrent export: features
+    (B, T, D) float32 and lengths (B,) -> label scores (B, T, K). It uses as many
+    threads as ``tagger.device.inference_threads`` says where it runs, and is made again
+    in a forked worker (a session's thread pool does not survive a fork)."""
+
+    def __init__(self, directory: Path, file: str = ONNX_FILE) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise TaggerError("the onnx backend needs onnxruntime: pip install 'tagger[onnx]'") from None
+        self._ort = ort
+        self.path = directory / file
+        if not self.path.is_file():
+            raise ModelDirError(f"{directory}: no {file}; make it with `tagger export-onnx {directory}`")
+        session = self._open(1)  # one thread: no pool, so forking after this is safe
+        made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+        if made_from != weights_digest(directory):
+            raise ModelDirError(
+                f"{self.path}: made from other weights than model.safetensors; "
+                f"export it again with `tagger export-onnx {directory}`"
+            )
+        self._session, self._owner = session, (os.getpid(), 1)
+
+    def _open(self, threads: int) -> Any:
+        options = self._ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        # No busy-waiting between runs: the same cores tokenize, decode and serialize.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            return self._ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ModelDirError(f"{self.path}: cannot load: {exc}") from None
+
+    def __call__(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        owner = (os.getpid(), inference_threads())
+        if owner != self._owner:
+            self._session, self._owner = self._open(owner[1]), owner
+        inputs = {"features": np.ascontiguousarray(features, dtype=np.float32), "lengths": lengths.astype(np.int64)}
+        return self._session.run(None, inputs)[0]  # type: ignore[no-any-return]
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + e^-x), without overflow
+
+
+def reverse_within_lengths(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each row of ``x`` (N, L, ...) reversed over its first ``lengths[n]`` steps,
+    padding left in place."""
+    steps = np.arange(x.shape[1])[None, :]  # (1, L)
+    ends = lengths[:, None]  # (N, 1)
+    index = np.where(steps < ends, ends - 1 - steps, steps)  # (N, L)
+    return np.take_along_axis(x, index.reshape(*index.shape, *([1] * (x.ndim - 2))), axis=1)
+
+
+def lstm_final_state(x: np.ndarray, lengths: np.ndarray, weights: dict[str, np.ndarray], suffix: str) -> np.ndarray:
+    """The last hidden state (N, H) of a one-layer LSTM (torch's gate order i, f, g, o)
+    over each row of ``x`` (N, L, C) up to its length."""
+    w_ih, w_hh = weights[f"weight_ih_l0{suffix}"], weights[f"weight_hh_l0{suffix}"]
+    bias = weights[f"bias_ih_l0{suffix}"] + weights[f"bias_hh_l0{suffix}"]
+    n, steps = x.shape[:2]
+    hidden = w_hh.shape[1]
+    inputs = x @ w_ih.T + bias  # (N, L, 4H): the input half of every step at once
+    h = np.zeros((n, hidden), dtype=np.float32)
+    c = np.zeros((n, hidden), dtype=np.float32)
+    for t in range(steps):
+        gates = inputs[:, t] + h @ w_hh.T  # (N, 4H)
+        i, f, g, o = np.split(gates, 4, axis=1)
+        c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h_next = _sigmoid(o) * np.tanh(c_next)
+        running = (t < lengths)[:, None]  # (N, 1): words still being read
+        c = np.where(running, c_next, c)
+        h = np.where(running, h_next, h)
+    return h
+
+
+@dataclass
+class PortableModel(ModelFiles):
+    """A model directory's model as NumPy weights and an ONNX Runtime session."""
+
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
+    session: OnnxSession | None = None
+    crf_scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # float32 trans, start, end with penalties
+
+    @classmethod
+    def load(cls, directory: str | Path, file: str = ONNX_FILE) -> PortableModel:
+        files = read_model_files(directory)
+        weights_path = inside(files.path / "model.safetensors")
+        try:
+            weights = {k: v.astype(np.float32) for k, v in load_file(str(weights_path)).items()}
+        except (SafetensorError, OSError) as exc:
+            raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
+        session = OnnxSession(files.path, file)  # checks that the export matches these weights
+        model = cls(**vars(files), weights=weights, session=session)
+        model._check_shapes(weights_path)
+        if files.config.model.head == "crf":
+            masks = constraint_masks(files.vocab.labels, files.label_scheme)
+            model.crf_scores = penalised(weights["crf.transitions"], weights["crf.start"], weights["crf.end"], masks)
+        return model
+
+    def _check_shapes(self, weights_path: Path) -> None:
+        m = self.config.model
+        expected: dict[str, tuple[int, ...]] = {"word_embed.weight": (len(self.vocab.words), m.word_dim)}
+        if m.casing_dim > 0:
+            expected["case_embed.weight"] = (-1, m.casing_dim)
+        if m.char_encoder != "none":
+            expected["char_encoder.embed.weight"] = (len(self.vocab.chars), m.char_dim)
+        if m.head == "crf":
+            k = len(self.vocab.labels)
+            expected |= {"crf.transitions": (k, k), "crf.start": (k,), "crf.end": (k,)}
+        problems = []
+        for key, shape in expected.items():
+            found = self.weights.get(key)
+            if found is None:
+                problems.append(f"{key} missing")
+            elif found.ndim != len(shape) or any(s not in (-1, f) for s, f in zip(shape, found.shape, strict=False)):
+                problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
+        if problems:
+            raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
+
+    @property
+    def char_dim(self) -> int:
+        """Width of the character encoder's output; 0 without one."""
+        m = self.config.model
+        return {"cnn": m.char_hidden, "lstm": 2 * m.char_hidden}.get(m.char_encoder, 0)
+
+    def char_vectors(self, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Character vectors (N, Dc) of words given as char ids (N, L) and lengths (N,)."""
+        chars = chars[:, : int(lengths.max())]
+        x = self.weights["char_encoder.embed.weight"][chars]  # (N, L, C)
+        if self.config.model.char_encoder == "lstm":
+            w = {k.removeprefix("char_encoder.lstm."): v for k, v in self.weights.items()}
+            forward = lstm_final_state(x, lengths, w, "")
+            backward = lstm_final_state(reverse_within_lengths(x, lengths), lengths, w, "_reverse")
+            return np.concatenate([forward, backward], axis=1)  # (N, 2H)
+        # Ma & Hovy's CNN as ``tagger.model.CharCNN`` computes it: one matrix product over
+        # character windows, padded positions masked before the max.
+        weight = self.weights["char_encoder.conv.weight"]  # (F, C, k)
+        bias = self.weights["char_encoder.conv.bias"]  # (F,)
+        filters, _, kernel = weight.shape
+        n, length, _ = x.shape
+        pad = kernel // 2
+        padded = np.pad(x, ((0, 0), (pad, pad), (0, 0)))  # (N, L + 2p, C)
+        windows = np.stack([padded[:, j : j + length] for j in range(kernel)], axis=3)  # (N, L, C, k)
+        h = windows.reshape(n, length, -1) @ weight.reshape(filters, -1).T + bias  # (N, L, F)
+        valid = np.arange(length)[None, :] < lengths[:, None]  # (N, L)
+        h = np.where(valid[:, :, None], h, -np.inf)
+        return h.max(axis=1)  # type: ignore[no-any-return]  # (N, F)
+
+    def decode(self, batch: Arrays, cache: CharVectorCache | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Best labels (B, T) and the probability of each chosen label (B, T), as
+        ``SequenceTagger.decode`` gives them."""
+        m = self.config.model
+        parts = [self.weights["word_embed.weight"][batch.words]]  # (B, T, Dw)
+        if m.casing_dim > 0:
+            parts.append(self.weights["case_embed.weight"][batch.casings])
+        if m.char_encoder != "none":
+
+            def encode(rows: np.ndarray) -> np.ndarray:
+                return self.char_vectors(batch.chars[rows], batch.char_lengths[rows])
+
+            if cache is not None:
+                per_word = cache.vectors(batch.distinct, encode)  # (U, Dc)
+            else:
+                per_word = self.char_vectors(batch.chars, batch.char_lengths)
+            grid = np.zeros((*batch.words.shape, per_word.shape[1]), dtype=np.float32)  # (B, T, Dc)
+            grid[batch.mask] = per_word[batch.char_rows]
+            parts.append(grid)
+        features = np.concatenate(parts, axis=2)  # (B, T, D)
+        assert self.session is not None
+        scores = self.session(features, batch.lengths)  # (B, T, K)
+        if self.crf_scores is not None:
+            trans, start, end = self.crf_scores
+            paths, _ = viterbi(scores, batch.mask, trans, start, end)
+            probs = marginals(scores, batch.mask, *(x.astype(np.float64) for x in (trans, start, end)))
+        else:
+            shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
+            probs = shifted / shifted.sum(axis=2, keepdims=True)
+            paths = probs.argmax(axis=2)
+        confidence = np.take_along_axis(probs, paths[:, :, None], axis=2)[:, :, 0]
+        return paths, confidence.astype(np.float32)
+
+
+class PortableRunner:
+    """The labeler's handle on a ``PortableModel``, with its word cache."""
+
+    def __init__(self, model: PortableModel, char_cache: int) -> None:
+        self.model = model
+        self.cache = CharVectorCache(model.char_dim, char_cache) if model.char_dim and char_cache > 0 else None
+
+    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
+        return self.model.decode(arrays, self.cache)

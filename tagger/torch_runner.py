@@ -1,0 +1,45 @@
+"""The torch backend's side of the labeler: NumPy batches in, labels out, on CPU or
+CUDA. Imported only when a model runs on torch."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+
+import numpy as np
+import torch
+from torch import nn
+
+from tagger.batch import Batch
+from tagger.batching import Arrays
+from tagger.charcache import CharVectorCache
+from tagger.checkpoint import LoadedModel
+
+
+def weights_version(module: nn.Module) -> Hashable:
+    """Changes whenever a weight is modified in place (an optimizer step, a
+    ``load_state_dict``) or replaced: torch counts in-place writes per tensor."""
+    return tuple((id(p), p._version) for p in module.parameters())
+
+
+class TorchRunner:
+    def __init__(self, loaded: LoadedModel, device: torch.device, char_cache: int) -> None:
+        self.loaded, self.device = loaded, device
+        encoder = loaded.model.char_encoder
+        self.cache: CharVectorCache | None = None
+        if encoder is not None and char_cache > 0:
+            self.cache = CharVectorCache(encoder.out_dim, char_cache, lambda: weights_version(encoder))
+
+    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
+        """Best label ids (B, T) and their probabilities (B, T)."""
+        model = self.loaded.model
+        with torch.inference_mode():  # per thread: models may run in the labeler's pool
+            batch = Batch.from_arrays(arrays).to(self.device)
+            chars = None
+            if self.cache is not None:
+
+                def encode(rows: np.ndarray) -> np.ndarray:
+                    return model.char_vectors(batch, torch.from_numpy(rows)).float().cpu().numpy()
+
+                chars = torch.from_numpy(self.cache.vectors(batch.distinct, encode)).to(self.device)  # (U, Dc)
+            paths, confidence = model.decode(batch, chars)  # (B, T), (B, T)
+            return paths.cpu().numpy(), confidence.float().cpu().numpy()
