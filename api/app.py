@@ -121,7 +121,8 @@ class ServiceState:
         )
         self.ready_after_s = time.monotonic() - self.started
         self.ready = True
-        log.info("ready after %.2f s: %s on %s", self.ready_after_s, list(tagger.models), tagger.device)
+        backends = {name: tagger.labeler.backend(name) for name in tagger.models}
+        log.info("ready after %.2f s: %s on %s", self.ready_after_s, backends, tagger.device)
 
 
 class LimitsAndMetrics:
@@ -376,6 +377,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                         "accuracy": _number(dev.get("accuracy")),
                     },
                     device=str(state.tagger.device),
+                    backend=state.tagger.labeler.backend(name),
                 ).model_dump()
             )
         return SafeJSONResponse(infos)

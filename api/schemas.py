@@ -140,6 +140,7 @@ class ModelInfo(BaseModel):
     dev_score: float | None
     dev: dict[str, float | None]
     device: str
+    backend: str = Field(description="what runs the model: torch, onnx or onnx-int8 (ONNX Runtime, CPU)")
 
 
 class ErrorOut(BaseModel):

@@ -19,10 +19,14 @@ class Settings(BaseSettings):
     models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
     device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
     backend: Backend = Field(
-        "auto", description="auto (torch: measured fastest here), torch, onnx, onnx-int8 (CPU; tagger export-onnx)"
+        "auto",
+        description=(
+            "auto (onnx on CPU where onnxruntime is installed and the models have the export, "
+            "else torch), torch, onnx, onnx-int8 (CPU; tagger export-onnx)"
+        ),
     )
     demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
-    threads: int = Field(0, ge=0, description="torch intra-op threads; 0 = torch's default")
+    threads: int = Field(0, ge=0, description="intra-op threads (torch or ONNX Runtime); 0 = the default")
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
     merge_requests: bool = Field(True, description="merge concurrent requests into one call of the tagger")

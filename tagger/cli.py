@@ -329,7 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
-        help="recurrent layers on torch or ONNX Runtime (CPU; exports from tagger export-onnx); auto: torch",
+        help=(
+            "torch, or ONNX Runtime without torch (CPU; exports from tagger export-onnx); auto: onnx "
+            "on CPU where onnxruntime is installed and the model has the export, else torch"
+        ),
     )
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument(
@@ -363,9 +366,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         choices=["auto", "torch", "onnx", "onnx-int8"],
         default="auto",
-        help="recurrent layers on torch or ONNX Runtime (CPU; exports from tagger export-onnx); auto: torch",
+        help=(
+            "torch, or ONNX Runtime without torch (CPU; exports from tagger export-onnx); auto: onnx "
+            "on CPU where onnxruntime is installed and the model has the export, else torch"
+        ),
     )
-    p.add_argument("--threads", type=int, default=0, help="torch threads per process (default: 1 with workers)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="intra-op threads per process, torch or ONNX Runtime (default: 1 with workers)",
+    )
     p.add_argument(
         "--workers", type=int, default=0, help="tagging processes on CPU (default: one per core, at most 8; 1 on CUDA)"
     )

@@ -35,12 +35,15 @@ if TYPE_CHECKING:
 
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
-# What "auto" takes on CPU, in order, where the model directory has the export: none.
-# On the Intel Xeon of the development machines, torch tagged files and served requests
-# fastest (benchmarks/results/tag_throughput_issue11_after.json, serve_load_issue11_*);
-# ONNX Runtime won only on large pre-tokenized batches (backends_ner.json). Measure on
-# your CPU with benchmarks/backends.py and choose with --backend / TAGGER_BACKEND.
-AUTO_CPU: tuple[Backend, ...] = ()
+# What "auto" takes on CPU, in order, where onnxruntime is installed and every model
+# directory has the export (else torch): the float export. On the AMD EPYC of the
+# development machines it labelled 1.7x faster than torch and ``tagger tag`` started in
+# 0.6 s instead of 1.9 (no torch import), with torch's labels and scores to 6 digits
+# (benchmarks/results/backends_portable_amd.json). int8 is faster still but not in
+# ``auto``: dynamic quantization scales activations per batch, so a sentence's scores
+# (rarely its labels: 3 of 51,362 CoNLL-2003 dev tokens) depend on its batch-mates, and
+# the same request could score differently under load. ``--backend onnx-int8`` opts in.
+AUTO_CPU: tuple[Backend, ...] = ("onnx",)
 _ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
@@ -113,10 +116,12 @@ class Labeler:
         models = [checkpoint.load(p, torch_device) for p in paths]
         return cls(models, torch_device, batch_tokens, parallel_models, char_cache)
 
-    @property
-    def backend(self) -> str:
-        """ "torch" or "onnx" (ONNX Runtime, float or int8)."""
-        return "onnx" if all(isinstance(m, PortableModel) for m in self.models.values()) else "torch"
+    def backend(self, name: str) -> Backend:
+        """What model ``name`` runs on: "torch", "onnx" or "onnx-int8"."""
+        model = self.models[name]
+        if not isinstance(model, PortableModel):
+            return "torch"
+        return "onnx-int8" if model.session is not None and model.session.path.name == INT8_FILE else "onnx"
 
     def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
         """Per model with a word cache: (hits, misses, words held) since loading."""

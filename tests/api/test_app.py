@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import json
 import time
 
@@ -139,6 +140,9 @@ def test_health_ready_models_metrics(client: TestClient) -> None:
     assert models[NER]["task"] == "ner" and "B-PER" in models[NER]["labels"]
     assert models[POS]["task"] == "pos" and "NOUN" in models[POS]["labels"]
     assert models[NER]["dev_score"] > 0.9 and models[NER]["device"] == "cpu"
+    # auto: the float ONNX export where onnxruntime is installed (the dev extras), else torch
+    expected = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+    assert models[NER]["backend"] == models[POS]["backend"] == expected
     client.post("/tag", json={"text": "Paris"})
     metrics = client.get("/metrics").text
     assert 'tagger_requests_total{route="/tag",status="200"}' in metrics
