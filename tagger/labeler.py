@@ -109,6 +109,14 @@ class Labeler:
                 raise TaggerError(f"the {chosen} backend runs on CPU only, not {device}; use --backend torch or auto")
             portable = [PortableModel.load(p, _ONNX_FILES[chosen]) for p in paths]
             return cls(portable, "cpu", batch_tokens, parallel_models, char_cache)
+        try:
+            import torch  # noqa: F401
+        except ImportError:
+            missing = ", ".join(str(p) for p in paths if not (Path(p) / ONNX_FILE).is_file()) or "each model"
+            raise TaggerError(
+                f"torch is not installed, and the onnx backends need {ONNX_FILE} in {missing} "
+                "(make it with `tagger export-onnx` where torch is installed), or install torch"
+            ) from None
         from tagger import checkpoint
         from tagger.device import pick_device
 

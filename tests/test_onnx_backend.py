@@ -102,6 +102,16 @@ def test_auto_without_an_export_is_torch_and_onnx_says_how_to_make_one(model_dir
         Labeler.load(model_dir, device="cpu", backend="tensorrt")  # type: ignore[arg-type]
 
 
+def test_without_torch_a_model_without_an_export_says_what_to_do(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` fails, as in a torch-free install
+    with pytest.raises(
+        TaggerError, match=f"torch is not installed, and the onnx backends need {ONNX_FILE} in {model_dir}"
+    ):
+        Labeler.load(model_dir, device="cpu")
+
+
 def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) -> None:
     _exported(model_dir)
     loaded = checkpoint.load(model_dir)

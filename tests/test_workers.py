@@ -11,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info
 
 from tagger import workers
 from tagger.workers import OrderedRunner, default_workers
@@ -46,8 +48,10 @@ def fail_on_three(tagger: object, chunk: int) -> int:
     return chunk
 
 
-def worker_state(tagger: object, chunk: int) -> tuple[int, object, int]:
-    return os.getpid(), signal.getsignal(signal.SIGINT), torch.get_num_threads()
+def worker_state(tagger: object, chunk: int) -> tuple[int, object, int, list[int]]:
+    np.ones((64, 64)) @ np.ones((64, 64))  # NumPy's BLAS loaded and used, as the CRF does
+    blas = [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+    return os.getpid(), signal.getsignal(signal.SIGINT), torch.get_num_threads(), blas
 
 
 def no_children_within(seconds: float) -> list[multiprocessing.process.BaseProcess]:
@@ -174,9 +178,10 @@ def test_workers_ignore_ctrl_c_and_use_their_threads() -> None:
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's own is untouched
     finally:
         signal.signal(signal.SIGINT, inherited)
-    assert all(pid != os.getpid() for pid, _, _ in states)
-    assert all(handler == signal.SIG_IGN for _, handler, _ in states)  # the parent alone handles Ctrl-C
-    assert all(threads == 1 for _, _, threads in states)
+    assert all(pid != os.getpid() for pid, _, _, _ in states)
+    assert all(handler == signal.SIG_IGN for _, handler, _, _ in states)  # the parent alone handles Ctrl-C
+    assert all(threads == 1 for _, _, threads, _ in states)
+    assert all(blas and set(blas) == {1} for _, _, _, blas in states)  # one BLAS thread, not one per core
 
 
 def test_worker_run_without_initializer_fails() -> None:
