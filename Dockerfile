@@ -2,21 +2,26 @@
 # Needs BuildKit (RUN --mount): the default builder since Docker Engine 23; with older
 # engines, build with DOCKER_BUILDKIT=1 or `docker buildx build`.
 # CPU image (default):  docker build -t tagger .
-# CUDA image:           docker build --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t tagger:cuda .
-# Both serve the baked-in default models on 0.0.0.0:8000 as a non-root user.
+#   no torch: the models run on ONNX Runtime and NumPy (the onnx backend), from the
+#   exports shipped in models/
+# CPU image with torch: docker build --build-arg RUNTIME=torch -t tagger:torch .
+# CUDA image:           docker build --build-arg RUNTIME=torch --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t tagger:cuda .
+# All serve the baked-in default models on 0.0.0.0:8000 as a non-root user.
 #
-# Layers, from the least to the most often changed: torch; the service's other
-# third-party packages (read from pyproject.toml); the project's wheel with the models,
-# installed without dependencies. A change to the code, the README or the models
-# rebuilds and ships only the last one.
+# Layers, from the least to the most often changed: torch (RUNTIME=torch only); the
+# service's other third-party packages (read from pyproject.toml; onnxruntime without
+# torch); the project's wheel with the models, installed without dependencies. A change
+# to the code, the README or the models rebuilds and ships only the last one.
 
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG RUNTIME=onnx
 
 # ---- requirements: the service's third-party packages, from pyproject.toml -------------
 FROM ${PYTHON_IMAGE} AS requirements
+ARG RUNTIME
 WORKDIR /src
 COPY pyproject.toml scripts/service_requirements.py ./
-RUN python service_requirements.py pyproject.toml > /requirements.txt
+RUN python service_requirements.py --runtime "${RUNTIME}" pyproject.toml > /requirements.txt
 
 # ---- build: the wheel, with the default models inside -------------------------------
 FROM ${PYTHON_IMAGE} AS build
@@ -38,11 +43,14 @@ RUN python -m pip install --upgrade "pip>=24.0" \
     && useradd --create-home --uid 10001 --shell /usr/sbin/nologin tagger
 COPY scripts/install_wheel.sh /usr/local/lib/tagger/install_wheel.sh
 
-# ---- the image: CPU by default; CUDA with --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128
-# (PyTorch's CUDA wheels bring their own CUDA libraries) ----------------------------------
+# ---- the image: CPU without torch by default; RUNTIME=torch for PyTorch from TORCH_INDEX
+# (CUDA: https://download.pytorch.org/whl/cu128; its wheels bring their own CUDA libraries)
 FROM runtime AS app
+ARG RUNTIME
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-RUN TORCH_INDEX=${TORCH_INDEX} sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python torch
+RUN if [ "${RUNTIME}" = torch ]; then \
+        TORCH_INDEX=${TORCH_INDEX} sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python torch; \
+    elif [ "${RUNTIME}" != onnx ]; then echo "RUNTIME must be onnx or torch, not ${RUNTIME}" >&2; exit 1; fi
 COPY --from=requirements /requirements.txt /usr/local/lib/tagger/requirements.txt
 RUN sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python requirements /usr/local/lib/tagger/requirements.txt
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \

@@ -78,6 +78,7 @@ def _exit_status(signum: int) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    _need_torch("train")
     from tagger.device import set_threads
     from tagger.train import final_fit_from, resume_arguments, train
 
@@ -129,6 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    _need_torch("evaluate")  # reading corpora goes through the training code
     from tagger.evaluate import evaluate
     from tagger.labeler import Labeler
     from tagger.train import load_data
@@ -192,7 +194,17 @@ def cmd_tag_ray(args: argparse.Namespace) -> int:
     return 0
 
 
+def _need_torch(command: str) -> None:
+    """A clear error where a command needs torch and this installation has none (the
+    torch-free Docker image runs models on the onnx backend only)."""
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise TaggerError(f"{command} needs torch, which is not installed here (pip install torch==2.13.0)") from None
+
+
 def cmd_export_onnx(args: argparse.Namespace) -> int:
+    _need_torch("export-onnx")
     from tagger.onnx_backend import export
 
     for model in args.models:
@@ -202,10 +214,10 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from tagger import checkpoint
     from tagger.card import facts
+    from tagger.labeler import Labeler
 
-    checkpoint.load(args.model)  # validates every file
+    Labeler.load([args.model], device="cpu")  # validates every file, on whichever backend auto takes
     f = facts(Path(args.model))
     if args.json:
         print(json.dumps(f))

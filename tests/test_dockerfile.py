@@ -42,9 +42,11 @@ def test_runtime_stage_contract() -> None:
     assert ("EXPOSE", "8000") in instructions
     runs = [a for i, a in instructions if i == "RUN"]
     # The image installs with the exact script the wheel test runs, one layer per step:
-    # torch, then the other requirements, then the wheel (no version in its name).
-    steps = [r.split("install_wheel.sh /opt/tagger/bin/python ", 1)[1].split()[0] for r in runs]
+    # torch (RUNTIME=torch only), then the other requirements, then the wheel (no
+    # version in its name).
+    steps = [r.split("install_wheel.sh /opt/tagger/bin/python ", 1)[1].split()[0].rstrip(";") for r in runs]
     assert steps == ["torch", "requirements", "wheel"]
+    assert runs[0].startswith('if [ "${RUNTIME}" = torch ]; then')
     assert runs[-1].endswith("wheel /wheels/tagger-*.whl")
     copied = [a for i, a in instructions if i == "COPY"]
     assert copied == ["--from=requirements /requirements.txt /usr/local/lib/tagger/requirements.txt"]
@@ -66,10 +68,13 @@ def test_the_service_requirements_leave_out_torch_and_scoring() -> None:
 
     from scripts.service_requirements import requirements
 
-    listed = requirements(tomllib.loads((ROOT / "pyproject.toml").read_text()))
-    names = {re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in listed}  # type: ignore[union-attr]
-    assert {"fastapi", "uvicorn", "numpy", "safetensors"} <= names
-    assert not names & {"torch", "seqeval", "scikit-learn", "scipy", "matplotlib"}
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for runtime in ("torch", "onnx"):
+        listed = requirements(pyproject, runtime)
+        names = {re.match(r"[A-Za-z0-9._-]+", r).group(0).lower() for r in listed}  # type: ignore[union-attr]
+        assert {"fastapi", "uvicorn", "numpy", "safetensors", "threadpoolctl"} <= names
+        assert not names & {"torch", "seqeval", "scikit-learn", "scipy", "matplotlib", "onnx"}
+        assert ("onnxruntime" in names) == (runtime == "onnx")
 
 
 def test_healthcheck_probes_often_while_starting() -> None:
@@ -84,12 +89,16 @@ def test_buildkit_is_stated() -> None:
     assert "BuildKit" in (ROOT / "README.md").read_text()
 
 
-def test_cpu_image_is_the_default_and_cuda_a_build_argument() -> None:
+def test_torch_free_cpu_image_is_the_default_and_torch_a_build_argument() -> None:
     names = list(stages())
     assert names[-1] == "app"
-    args = dict(a.split("=", 1) for i, a in stages()["app"] if i == "ARG")
+    (default,) = [a for i, a in stages()[next(iter(stages()))] if i == "ARG" and a.startswith("RUNTIME=")]
+    assert default == "RUNTIME=onnx"
+    args = dict(a.partition("=")[::2] for i, a in stages()["app"] if i == "ARG")
+    assert args["RUNTIME"] == ""  # the global default, redeclared for the stage
     assert args["TORCH_INDEX"] == "https://download.pytorch.org/whl/cpu"
-    assert "--build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128" in DOCKERFILE.read_text()
+    text = DOCKERFILE.read_text()
+    assert "--build-arg RUNTIME=torch --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128" in text
 
 
 def test_dockerignore_keeps_the_context_small() -> None:

@@ -112,6 +112,21 @@ def test_without_torch_a_model_without_an_export_says_what_to_do(
         Labeler.load(model_dir, device="cpu")
 
 
+def test_without_torch_the_commands_that_need_it_say_so(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tagger.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    for command in (["export-onnx", str(model_dir)], ["train", "--train", "x", "--dev", "y", "--output", "z"]):
+        assert main(command) == 2
+        name = command[0]
+        assert (
+            capsys.readouterr().err
+            == f"error: {name} needs torch, which is not installed here (pip install torch==2.13.0)\n"
+        )
+
+
 def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) -> None:
     _exported(model_dir)
     loaded = checkpoint.load(model_dir)
