@@ -8,7 +8,8 @@
 #   scripts/install_wheel.sh PYTHON requirements FILE  the service's other third-party packages (for the
 #                                                      torch-free image, onnxruntime among them and no torch step)
 #   scripts/install_wheel.sh PYTHON wheel WHEEL        the project's wheel, without dependencies, then pip check
-#   scripts/install_wheel.sh PYTHON all WHEEL          the three in order (the wheel test)
+#   scripts/install_wheel.sh PYTHON all WHEEL [onnx]   the three in order (the wheel test); onnx: without
+#                                                      torch, onnxruntime among the requirements
 # The Docker image and tests/integration/test_wheel.py both run this script. The target
 # Python needs no pip of its own: without one, $PIP_PYTHON's pip (default: python3 on
 # the PATH) installs into it.
@@ -65,9 +66,10 @@ case $step in
       exit 1
     fi ;;
   all)
+    runtime=${4:-torch}
     list=$(mktemp)
-    python3 "$here/service_requirements.py" "$here/../pyproject.toml" > "$list"
-    sh "$0" "$python" torch
+    python3 "$here/service_requirements.py" --runtime "$runtime" "$here/../pyproject.toml" > "$list"
+    [ "$runtime" = torch ] && sh "$0" "$python" torch
     sh "$0" "$python" requirements "$list"
     sh "$0" "$python" wheel "$3"
     rm -f "$list" ;;

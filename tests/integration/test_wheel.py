@@ -17,7 +17,8 @@ from tests.server_process import running_server
 pytestmark = pytest.mark.integration
 
 
-def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
+@pytest.mark.parametrize("runtime", ["torch", "onnx"])  # onnx: the torch-free install of the default image
+def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path, runtime: str) -> None:
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(ROOT)],
         check=True,
@@ -27,10 +28,12 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
     python = tmp_path / "venv" / "bin" / "python"
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    install = ["sh", str(ROOT / "scripts" / "install_wheel.sh"), str(python), "all", str(wheel)]
+    install = ["sh", str(ROOT / "scripts" / "install_wheel.sh"), str(python), "all", str(wheel), runtime]
     subprocess.run(install, check=True, env=env)
-    # torch's compile/export/download dependencies stay out (about 120 MB of the image).
-    left_out = "import importlib.util as u; print([m for m in ('sympy', 'networkx', 'jinja2') if u.find_spec(m)])"
+    # torch's compile/export/download dependencies stay out (about 120 MB of the image),
+    # and without the torch step, torch itself.
+    absent = ("sympy", "networkx", "jinja2") + (("torch",) if runtime == "onnx" else ())
+    left_out = f"import importlib.util as u; print([m for m in {absent!r} if u.find_spec(m)])"
     assert subprocess.run([str(python), "-c", left_out], capture_output=True, text=True).stdout.strip() == "[]"
     tagger = tmp_path / "venv" / "bin" / "tagger"
     work = tmp_path / "elsewhere"
@@ -57,5 +60,6 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path: Path) -> None:
             ("John", "PER"),
             ("Berlin", "LOC"),
         ]
-        assert {m["name"] for m in http.get("/models").json()} == {"ner-en-conll03", "pos-en-ewt"}
+        models = {m["name"]: m["backend"] for m in http.get("/models").json()}
+        assert models == dict.fromkeys(("ner-en-conll03", "pos-en-ewt"), "onnx" if runtime == "onnx" else "torch")
         assert "<textarea" in http.get("/").text and http.get("/demo/demo.js").status_code == 200  # package data
