@@ -230,3 +230,49 @@ def test_the_service_setting_names_the_backend(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("TAGGER_BACKEND", "tensorrt")
     with pytest.raises(ValidationError, match="backend"):
         Settings()
+
+
+def _random_model_dir(directory: Path, **model: object) -> Path:
+    """A model directory with random weights (fixed seed) for the given model options,
+    exported: every code path of the NumPy side, without training."""
+    from tagger.config import Config
+    from tagger.tags import TagScheme
+    from tagger.vocab import build_vocab
+
+    torch.manual_seed(0)
+    config = Config()
+    config.model.word_dim, config.model.hidden_size, config.model.char_hidden, config.model.char_dim = 8, 6, 5, 4
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    words = ["peter", "lives", "in", "berlin", "new", "york", "acme", "corp", "."]
+    vocab = build_vocab(words, ["O", "B-PER", "I-PER", "B-LOC", "I-LOC", "E-PER", "S-LOC"], min_count=1)
+    scheme = TagScheme.BIOES
+    built = checkpoint.build_model(config, vocab, scheme)
+    with torch.no_grad():  # emissions with some spread, so labels are not all one
+        built.emit.weight.mul_(20.0)
+    checkpoint.save_static(directory, config, vocab, "ner", scheme)
+    checkpoint.save_weights(built, directory)
+    return _exported(directory)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"char_encoder": "none"},
+        {"char_encoder": "lstm", "casing_dim": 0},
+        {"char_encoder": "cnn", "char_kernel": 5, "head": "softmax"},
+        {"cell": "gru", "num_layers": 1, "sentence_casing": True},
+        {"cell": "lstm", "num_layers": 3, "context_sentences": 1},
+    ],
+    ids=["no-chars", "char-lstm-no-casing", "cnn5-softmax", "gru-sentence-casing", "3-layers-context"],
+)
+def test_every_model_option_labels_alike_on_both_backends(tmp_path: Path, options: dict[str, object]) -> None:
+    directory = _random_model_dir(tmp_path / "m", **options)
+    sentences = [*SENTENCES, ["Peter", "lives", "in", "NEW", "YORK", "!"], ["x" * 60]]  # a word past max_word_chars
+    documents = [0, 0, 1, 1, 2, 2]
+    expected = Labeler.load(directory, device="cpu", backend="torch").label(sentences, documents=documents)["m"]
+    got = Labeler.load(directory, device="cpu", backend="onnx").label(sentences, documents=documents)["m"]
+    assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
+    assert len({t.label for s in expected for t in s}) > 1
+    for a, b in zip(expected, got, strict=True):
+        assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-5)
