@@ -14,6 +14,7 @@ onnxruntime itself: a labeler on the ONNX backend never loads torch.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -25,9 +26,16 @@ from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_window
 from tagger.charcache import CharVectorCache
 from tagger.device import cuda_possible
 from tagger.document import TokenLabel
-from tagger.errors import TaggerError
+from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import ModelFiles
-from tagger.portable import INT8_FILE, ONNX_FILE, PortableModel, PortableRunner, onnx_runtime_available
+from tagger.portable import (
+    INT8_FILE,
+    ONNX_FILE,
+    PortableModel,
+    PortableRunner,
+    StaleExportError,
+    onnx_runtime_available,
+)
 from tagger.tags import TagScheme, convert
 
 if TYPE_CHECKING:
@@ -47,6 +55,7 @@ AUTO_CPU: tuple[Backend, ...] = ("onnx",)
 _ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
+log = logging.getLogger("tagger")
 
 
 class Runner(Protocol):
@@ -104,19 +113,29 @@ class Labeler:
         if isinstance(paths, (str, Path)):
             paths = [paths]
         chosen = _resolve_backend(backend, device, [Path(p) for p in paths])
+        stale: ModelDirError | None = None
         if chosen != "torch":
             if device not in (None, "auto", "cpu"):
                 raise TaggerError(f"the {chosen} backend runs on CPU only, not {device}; use --backend torch or auto")
-            portable = [PortableModel.load(p, _ONNX_FILES[chosen]) for p in paths]
-            return cls(portable, "cpu", batch_tokens, parallel_models, char_cache)
+            try:
+                portable = [PortableModel.load(p, _ONNX_FILES[chosen]) for p in paths]
+                return cls(portable, "cpu", batch_tokens, parallel_models, char_cache)
+            except StaleExportError as exc:
+                if backend != "auto":
+                    raise
+                stale = exc  # weights retrained since the export: auto runs them on torch
         try:
             import torch  # noqa: F401
         except ImportError:
+            if stale is not None:
+                raise stale from None
             missing = ", ".join(str(p) for p in paths if not (Path(p) / ONNX_FILE).is_file()) or "each model"
             raise TaggerError(
                 f"torch is not installed, and the onnx backends need {ONNX_FILE} in {missing} "
                 "(make it with `tagger export-onnx` where torch is installed), or install torch"
             ) from None
+        if stale is not None:
+            log.warning("%s; running on torch instead", stale)
         from tagger import checkpoint
         from tagger.device import pick_device
 

@@ -34,6 +34,10 @@ INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (
 WEIGHTS_KEY = "model.safetensors.sha256"
 
 
+class StaleExportError(ModelDirError):
+    """An export made from other weights than the directory's model.safetensors."""
+
+
 def weights_digest(directory: Path) -> str:
     return hashlib.sha256((directory / "model.safetensors").read_bytes()).hexdigest()
 
@@ -64,7 +68,7 @@ class OnnxSession:
         session = self._open(1)  # one thread: no pool, so forking after this is safe
         made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
         if made_from != weights_digest(directory):
-            raise ModelDirError(
+            raise StaleExportError(
                 f"{self.path}: made from other weights than model.safetensors; "
                 f"export it again with `tagger export-onnx {directory}`"
             )

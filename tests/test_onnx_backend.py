@@ -4,6 +4,7 @@ ONNX Runtime with the same labels, and a stale or missing export is a clear erro
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 import subprocess
@@ -127,7 +128,9 @@ def test_without_torch_the_commands_that_need_it_say_so(
         )
 
 
-def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) -> None:
+def test_an_export_of_other_weights_is_refused(
+    model_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     _exported(model_dir)
     loaded = checkpoint.load(model_dir)
     with torch.no_grad():
@@ -137,6 +140,10 @@ def test_an_export_of_other_weights_is_refused(model_dir: Path, tmp_path: Path) 
         Labeler.load(model_dir, device="cpu", backend="onnx")
     with pytest.raises(ModelDirError, match="made from other weights"):
         Labeler.load(model_dir, device="cpu", backend="onnx-int8")
+    # auto never runs a stale export: the retrained weights run on torch, with a warning
+    with caplog.at_level(logging.WARNING, logger="tagger"):
+        assert Labeler.load(model_dir, device="cpu").backend("m") == "torch"
+    assert "made from other weights than model.safetensors" in caplog.text and "running on torch" in caplog.text
 
 
 def test_forked_workers_tag_with_the_export_like_in_process_torch(model_dir: Path, tmp_path: Path) -> None:
