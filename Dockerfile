@@ -50,7 +50,8 @@ ARG RUNTIME
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN if [ "${RUNTIME}" = torch ]; then \
         TORCH_INDEX=${TORCH_INDEX} sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python torch; \
-    elif [ "${RUNTIME}" != onnx ]; then echo "RUNTIME must be onnx or torch, not ${RUNTIME}" >&2; exit 1; fi
+    elif [ "${RUNTIME}" != onnx ]; then echo "RUNTIME must be onnx or torch, not ${RUNTIME}" >&2; exit 1; \
+    else echo "RUNTIME=onnx: no torch in this image (TORCH_INDEX unused; CUDA needs --build-arg RUNTIME=torch)"; fi
 COPY --from=requirements /requirements.txt /usr/local/lib/tagger/requirements.txt
 RUN sh /usr/local/lib/tagger/install_wheel.sh /opt/tagger/bin/python requirements /usr/local/lib/tagger/requirements.txt
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \

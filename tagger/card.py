@@ -11,7 +11,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tagger.checkpoint import atomic_write_text
 from tagger.modelfiles import read_json_object
 
 
@@ -183,6 +182,8 @@ def write_card(directory: Path) -> None:
         f"Size on disk: {f['size_mb']} MB; vocabulary {f['vocabulary']} words.",
         "",
     ]
+    from tagger.checkpoint import atomic_write_text  # torch: writing cards belongs to training
+
     atomic_write_text(directory / "README.md", "\n".join(lines))
 
 

@@ -42,9 +42,10 @@ def pick_device(device: str | None = None) -> torch.device:
 
 def cuda_possible() -> bool:
     """Whether ``pick_device("auto")`` could choose CUDA, answered without importing
-    torch where no NVIDIA driver is loaded (``/proc/driver/nvidia``, Linux) or torch
-    is not installed."""
-    if sys.platform.startswith("linux") and not os.path.exists("/proc/driver/nvidia/version"):
+    torch on Linux with no GPU driver loaded (NVIDIA's ``/proc/driver/nvidia``, WSL2's
+    ``/dev/dxg``, ROCm's ``/dev/kfd``) or where torch is not installed."""
+    drivers = ("/proc/driver/nvidia/version", "/dev/dxg", "/dev/kfd")
+    if sys.platform.startswith("linux") and not any(os.path.exists(d) for d in drivers):
         return False
     try:
         import torch

@@ -1,9 +1,9 @@
 """The labeler: loaded models + a device -> a label and its probability for every token
 of batches of token sequences. No tokenization, no process-wide settings (entry points
-set torch's threads), nothing about documents beyond which sentences are neighbours.
+set the threads), nothing about documents beyond which sentences are neighbours.
 
 Sentences are sorted by length and batched under one padded-token budget
-(``batch.DEFAULT_BATCH_TOKENS``). A model whose config asks for document context
+(``batching.DEFAULT_BATCH_TOKENS``). A model whose config asks for document context
 (``context_sentences``) runs over each sentence together with its neighbours from the
 same document and keeps the labels of the centre sentence only.
 
@@ -129,6 +129,14 @@ class Labeler:
         except ImportError:
             if stale is not None:
                 raise stale from None
+            if backend == "torch" or device not in (None, "auto", "cpu"):
+                needs = "the torch backend" if backend == "torch" else f"device {device}"
+                raise TaggerError(f"torch is not installed: {needs} needs it (pip install torch==2.13.0)") from None
+            if not onnx_runtime_available():
+                raise TaggerError(
+                    "neither torch nor onnxruntime is installed: pip install torch==2.13.0, "
+                    "or pip install 'tagger[onnx]' to run models that have ONNX exports"
+                ) from None
             missing = ", ".join(str(p) for p in paths if not (Path(p) / ONNX_FILE).is_file()) or "each model"
             raise TaggerError(
                 f"torch is not installed, and the onnx backends need {ONNX_FILE} in {missing} "

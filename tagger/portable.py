@@ -16,7 +16,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from safetensors import SafetensorError
@@ -28,6 +28,7 @@ from tagger.crf_decode import constraint_masks, marginals, penalised, viterbi
 from tagger.device import inference_threads
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import ModelFiles, inside, read_model_files
+from tagger.vocab import CASINGS
 
 ONNX_FILE = "recurrent.onnx"
 INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
@@ -54,7 +55,11 @@ class OnnxSession:
     """An ONNX Runtime session over a model directory's recurrent export: features
     (B, T, D) float32 and lengths (B,) -> label scores (B, T, K). It uses as many
     threads as ``tagger.device.inference_threads`` says where it runs, and is made again
-    in a forked worker (a session's thread pool does not survive a fork)."""
+    in a forked worker (a session's thread pool does not survive a fork). The session a
+    worker inherits is kept, never released there: its destructor would wait for pool
+    threads that only the parent has, and hang."""
+
+    _inherited: ClassVar[list[Any]] = []  # sessions of parent processes, held so they are never freed
 
     def __init__(self, directory: Path, file: str = ONNX_FILE) -> None:
         try:
@@ -73,6 +78,10 @@ class OnnxSession:
                 f"export it again with `tagger export-onnx {directory}`"
             )
         self._session, self._owner = session, (os.getpid(), 1)
+        # A unidirectional stack never reads the lengths, so its export has no such input.
+        self.inputs = {i.name for i in session.get_inputs()}
+        (features,) = [i for i in session.get_inputs() if i.name == "features"]
+        self.width = features.shape[2] if isinstance(features.shape[2], int) else None  # D
 
     def _open(self, threads: int) -> Any:
         options = self._ort.SessionOptions()
@@ -89,8 +98,11 @@ class OnnxSession:
     def __call__(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         owner = (os.getpid(), inference_threads())
         if owner != self._owner:
+            if owner[0] != self._owner[0]:
+                OnnxSession._inherited.append(self._session)
             self._session, self._owner = self._open(owner[1]), owner
         inputs = {"features": np.ascontiguousarray(features, dtype=np.float32), "lengths": lengths.astype(np.int64)}
+        inputs = {k: v for k, v in inputs.items() if k in self.inputs}
         return self._session.run(None, inputs)[0]  # type: ignore[no-any-return]
 
 
@@ -153,12 +165,25 @@ class PortableModel(ModelFiles):
         return model
 
     def _check_shapes(self, weights_path: Path) -> None:
+        """Every weight the NumPy side reads, and the export's input width, against what
+        config.json and vocab.json imply: a mismatch is a ``ModelDirError`` here, not a
+        shape error in the middle of tagging."""
         m = self.config.model
         expected: dict[str, tuple[int, ...]] = {"word_embed.weight": (len(self.vocab.words), m.word_dim)}
         if m.casing_dim > 0:
-            expected["case_embed.weight"] = (-1, m.casing_dim)
+            expected["case_embed.weight"] = (len(CASINGS) + int(m.sentence_casing), m.casing_dim)
         if m.char_encoder != "none":
             expected["char_encoder.embed.weight"] = (len(self.vocab.chars), m.char_dim)
+        if m.char_encoder == "cnn":
+            expected["char_encoder.conv.weight"] = (m.char_hidden, m.char_dim, m.char_kernel)
+            expected["char_encoder.conv.bias"] = (m.char_hidden,)
+        elif m.char_encoder == "lstm":
+            gates = 4 * m.char_hidden
+            for suffix in ("", "_reverse"):
+                expected[f"char_encoder.lstm.weight_ih_l0{suffix}"] = (gates, m.char_dim)
+                expected[f"char_encoder.lstm.weight_hh_l0{suffix}"] = (gates, m.char_hidden)
+                expected[f"char_encoder.lstm.bias_ih_l0{suffix}"] = (gates,)
+                expected[f"char_encoder.lstm.bias_hh_l0{suffix}"] = (gates,)
         if m.head == "crf":
             k = len(self.vocab.labels)
             expected |= {"crf.transitions": (k, k), "crf.start": (k,), "crf.end": (k,)}
@@ -167,8 +192,11 @@ class PortableModel(ModelFiles):
             found = self.weights.get(key)
             if found is None:
                 problems.append(f"{key} missing")
-            elif found.ndim != len(shape) or any(s not in (-1, f) for s, f in zip(shape, found.shape, strict=False)):
+            elif tuple(found.shape) != shape:
                 problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
+        width = m.word_dim + (m.casing_dim if m.casing_dim > 0 else 0) + self.char_dim
+        if self.session is not None and self.session.width not in (None, width):
+            problems.append(f"{self.session.path.name} reads {self.session.width} features, config implies {width}")
         if problems:
             raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
 

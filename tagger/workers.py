@@ -43,9 +43,9 @@ class _Worker:
     task: Callable[[Any], Any] | None = None
 
 
-def default_workers(device: str) -> int:
+def default_workers(device: object) -> int:
     """One worker per usable core on CPU (at most 8), none on CUDA."""
-    if device != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
+    if str(device).partition(":")[0] != "cpu" or "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return max(1, min(8, usable_cores()))
 
@@ -103,7 +103,7 @@ class OrderedRunner(Generic[Chunk, Result]):
         threads_per_worker: int = 1,
     ) -> None:
         self.tagger, self.work = tagger, work
-        self.workers = workers if tagger.device == "cpu" else 1
+        self.workers = workers if str(tagger.device).partition(":")[0] == "cpu" else 1
         self.pending: deque[Future[Result]] = deque()
         self.pool: ProcessPoolExecutor | None = None
         if self.workers > 1:

@@ -270,8 +270,9 @@ def _random_model_dir(directory: Path, **model: object) -> Path:
         {"char_encoder": "cnn", "char_kernel": 5, "head": "softmax"},
         {"cell": "gru", "num_layers": 1, "sentence_casing": True},
         {"cell": "lstm", "num_layers": 3, "context_sentences": 1},
+        {"cell": "lstm", "num_layers": 2, "bidirectional": False},  # its export takes no lengths
     ],
-    ids=["no-chars", "char-lstm-no-casing", "cnn5-softmax", "gru-sentence-casing", "3-layers-context"],
+    ids=["no-chars", "char-lstm-no-casing", "cnn5-softmax", "gru-sentence-casing", "3-layers-context", "forward-only"],
 )
 def test_every_model_option_labels_alike_on_both_backends(tmp_path: Path, options: dict[str, object]) -> None:
     directory = _random_model_dir(tmp_path / "m", **options)
@@ -283,3 +284,49 @@ def test_every_model_option_labels_alike_on_both_backends(tmp_path: Path, option
     assert len({t.label for s in expected for t in s}) > 1
     for a, b in zip(expected, got, strict=True):
         assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-5)
+
+
+def test_a_worker_forked_after_tagging_in_the_parent_does_not_hang(tmp_path: Path) -> None:
+    """A library user tags in-process with threads, then tags a file with workers: each
+    worker opens its own session and keeps (never frees) the one it inherited."""
+    script = (
+        "import io, sys\n"
+        "from tagger.device import set_threads\n"
+        "from tagger.pipeline import Tagger\n"
+        "from tagger.tagfiles import tag_stream\n"
+        "set_threads(2)\n"
+        f"tagger = Tagger.load({str(MODELS / 'ner-en-conll03')!r}, backend='onnx')\n"
+        "tagger('Angela Merkel visited Paris.')\n"
+        "text = ('John lives in Berlin .\\n' * 2000).encode()\n"
+        "out = io.StringIO()\n"
+        "stats = tag_stream(tagger, io.BytesIO(text), out, 'x', 'lines', workers=2)\n"
+        "print(stats.documents)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "2000"
+
+
+def test_weights_unlike_the_config_are_refused_when_loading(tmp_path: Path) -> None:
+    copy = tmp_path / "ner"
+    shutil.copytree(MODELS / "ner-en-conll03", copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["model"]["char_hidden"] = 40  # the weights have 50 filters
+    (copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(
+        ModelDirError, match=r"char_encoder\.conv\.weight has shape \(50, 30, 3\), config implies \(40, 30, 3\)"
+    ):
+        Labeler.load(copy, device="cpu", backend="onnx")
+
+
+def test_without_torch_info_and_the_torch_backend_say_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tagger.cli import main
+
+    monkeypatch.setitem(sys.modules, "torch", None)
+    monkeypatch.delitem(sys.modules, "tagger.checkpoint", raising=False)
+    assert main(["info", str(MODELS / "ner-en-conll03")]) == 0  # on the onnx backend
+    assert "ner-en-conll03: task ner" in capsys.readouterr().out
+    with pytest.raises(TaggerError, match=r"torch is not installed: the torch backend needs it"):
+        Labeler.load(MODELS / "ner-en-conll03", device="cpu", backend="torch")

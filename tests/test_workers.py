@@ -268,6 +268,7 @@ def worker_ready(pid: int) -> bool:
 def test_default_workers_cuda_is_one() -> None:
     assert default_workers("cuda") == 1
     assert default_workers("cuda:1") == 1
+    assert default_workers("cpu:0") == default_workers("cpu")  # a CPU with an index is still a CPU
     assert default_workers("mps") == 1
 
 
