@@ -249,14 +249,13 @@ def _resolve_backend(backend: str, device: str | None, paths: Sequence[Path]) ->
         raise TaggerError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
     if backend != "auto":
         return backend  # type: ignore[return-value]
-    if not AUTO_CPU or device not in (None, "auto", "cpu") or not onnx_runtime_available():
+    # Cheapest check first: without exports, neither onnxruntime nor torch is probed here.
+    exported = [c for c in AUTO_CPU if all((p / _ONNX_FILES[c]).is_file() for p in paths)]
+    if not exported or device not in (None, "auto", "cpu"):
         return "torch"
-    if device != "cpu" and cuda_possible():
+    if (device != "cpu" and cuda_possible()) or not onnx_runtime_available():
         return "torch"
-    for candidate in AUTO_CPU:
-        if all((p / _ONNX_FILES[candidate]).is_file() for p in paths):
-            return candidate
-    return "torch"
+    return exported[0]
 
 
 def _centre(window: Window, lengths: Sequence[int]) -> tuple[int, int]:

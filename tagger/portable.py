@@ -33,6 +33,7 @@ from tagger.vocab import CASINGS
 ONNX_FILE = "recurrent.onnx"
 INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
 WEIGHTS_KEY = "model.safetensors.sha256"
+_IN_EXPORT = ("rnn.", "emit.")  # weights the ONNX graph holds, not read by NumPy
 
 
 class StaleExportError(ModelDirError):
@@ -153,7 +154,9 @@ class PortableModel(ModelFiles):
         files = read_model_files(directory)
         weights_path = inside(files.path / "model.safetensors")
         try:
-            weights = {k: v.astype(np.float32) for k, v in load_file(str(weights_path)).items()}
+            # The recurrent layers and the output layer live in the export; keep the rest.
+            tensors = load_file(str(weights_path))
+            weights = {k: v.astype(np.float32) for k, v in tensors.items() if not k.startswith(_IN_EXPORT)}
         except (SafetensorError, OSError) as exc:
             raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
         session = OnnxSession(files.path, file)  # checks that the export matches these weights
