@@ -88,14 +88,47 @@ MAX_WINDOW_TOKENS = 512  # a sentence and its context neighbours, the same in tr
 
 
 def token_budget_batches(
-    lengths: Sequence[int], max_tokens: int = DEFAULT_BATCH_TOKENS, max_sentences: int = 1024
+    lengths: Sequence[int],
+    max_tokens: int = DEFAULT_BATCH_TOKENS,
+    max_sentences: int = 1024,
+    batch_overhead: float = float("inf"),
 ) -> list[list[int]]:
     """Indices grouped into batches after sorting by length (longest first).
 
-    A batch's cost is its padded size (sentences x longest), which stays under
-    ``max_tokens`` unless one sentence alone exceeds it.
+    A batch's padded size (sentences x longest) stays under ``max_tokens`` unless one
+    sentence alone exceeds it. Within that cap the grouping minimises the total cost
+    ``batches * batch_overhead + padded tokens``: a backend that pays for every padded
+    step (ONNX Runtime's LSTM) has a small overhead per batch and gets batches of
+    near-equal length, so a chunk of a few hundred sentences of mixed lengths is not
+    padded to nearly twice its size; one whose batches are dear (torch, CUDA) gets
+    few, full ones. The default, an infinite overhead, fills each batch in turn.
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    if batch_overhead == float("inf"):
+        return _filled_batches(order, lengths, max_tokens, max_sentences)
+    sorted_lengths = [lengths[i] for i in order]
+    n = len(order)
+    # cost[i]: least cost of batching sentences i.. of the sorted order; ends[i]: where
+    # the first batch of that best grouping ends. A batch from i has longest sentences[i].
+    cost = np.zeros(n + 1)
+    ends = np.zeros(n, dtype=np.int64)
+    for i in range(n - 1, -1, -1):
+        longest = sorted_lengths[i]
+        most = max(1, min(n - i, max_sentences, max_tokens // max(longest, 1)))
+        sizes = np.arange(1, most + 1)  # (most,)
+        options = batch_overhead + sizes * longest + cost[i + 1 : i + 1 + most]  # (most,)
+        best = int(options.argmin())
+        cost[i], ends[i] = options[best], i + 1 + best
+    batches, start = [], 0
+    while start < n:
+        end = int(ends[start])
+        batches.append(order[start:end])
+        start = end
+    return batches
+
+
+def _filled_batches(order: list[int], lengths: Sequence[int], max_tokens: int, max_sentences: int) -> list[list[int]]:
+    """Each batch filled up to the cap before the next is begun."""
     batches: list[list[int]] = []
     current: list[int] = []
     for i in order:

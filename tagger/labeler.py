@@ -63,6 +63,9 @@ class Runner(Protocol):
     probabilities (B, T) out."""
 
     cache: CharVectorCache | None
+    # What one more batch costs, in padded tokens: how ``token_budget_batches`` trades
+    # fewer batches against less padding on this backend.
+    batch_overhead: float
 
     def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]: ...
 
@@ -208,7 +211,9 @@ class Labeler:
         table = _token_wise_labels(loaded)
         runner = self._runners[loaded.name]
         out: list[list[TokenLabel]] = [[] for _ in sentences]
-        for rows in token_budget_batches([len(t) for t in window_tokens], self.batch_tokens):
+        for rows in token_budget_batches(
+            [len(t) for t in window_tokens], self.batch_tokens, batch_overhead=runner.batch_overhead
+        ):
             arrays = encode_arrays(
                 [window_tokens[r] for r in rows],
                 loaded.vocab,

@@ -267,7 +267,16 @@ class PortableModel(ModelFiles):
 
 
 class PortableRunner:
-    """The labeler's handle on a ``PortableModel``, with its word cache."""
+    """The labeler's handle on a ``PortableModel``, with its word cache.
+
+    ONNX Runtime's LSTM runs every padded step, at about the same cost per padded token
+    from two sentences a batch up, and one more call costs some 20 tokens' worth (the
+    lookups, Viterbi's per-step loop, the session call). Cutting chunks of CoNLL-2003 dev
+    at an overhead of 64 tokens labelled 1.4x faster than filling each batch, and
+    faster than 16 or 256 (``benchmarks/batch_cost.py``).
+    """
+
+    batch_overhead = 64.0
 
     def __init__(self, model: PortableModel, char_cache: int) -> None:
         self.model = model

@@ -141,6 +141,57 @@ def test_token_budget_batches_properties(lengths: list[int], max_tokens: int, ma
         assert padded <= max_tokens or len(batch) == 1
 
 
+def _cost(batches: list[list[int]], lengths: list[int], overhead: float) -> float:
+    return sum(overhead + len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_token_budget_batches_cut_where_length_drops_when_batches_are_cheap() -> None:
+    lengths = [40, 2, 40, 3, 2, 39]
+    # Filled: one batch padded to 6 x 40 = 240 tokens. With an overhead of 8 tokens a
+    # batch, the long and the short sentences go apart: 3 x 40 + 3 x 3 + 2 x 8 = 145.
+    assert token_budget_batches(lengths, max_tokens=4096) == [[0, 2, 5, 3, 1, 4]]
+    assert token_budget_batches(lengths, max_tokens=4096, batch_overhead=8) == [[0, 2, 5], [3, 1, 4]]
+    # Dear batches keep them together: 240 + 150 < 129 + 2 x 150.
+    assert token_budget_batches(lengths, max_tokens=4096, batch_overhead=150) == [[0, 2, 5, 3, 1, 4]]
+
+
+def test_token_budget_batches_dear_batches_are_as_few_as_the_budget_allows() -> None:
+    lengths = [10] * 5 + [1] * 50
+    # Filling gives [10 x 5 + 1 x 5 (padded to 100)], [1 x 45]; as few batches, less padding:
+    # [10 x 5], [1 x 50].
+    assert [len(b) for b in token_budget_batches(lengths, max_tokens=100)] == [10, 45]
+    assert [len(b) for b in token_budget_batches(lengths, max_tokens=100, batch_overhead=1e9)] == [5, 50]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(min_value=1, max_value=30), min_size=1, max_size=9),
+    max_tokens=st.integers(min_value=1, max_value=80),
+    overhead=st.sampled_from([0.0, 1.0, 7.5, 64.0, 1e9]),
+)
+def test_token_budget_batches_is_the_cheapest_grouping_of_the_sorted_order(
+    lengths: list[int], max_tokens: int, overhead: float
+) -> None:
+    """Against every way of cutting the sorted order into batches within the cap."""
+    batches = token_budget_batches(lengths, max_tokens, batch_overhead=overhead)
+    flat = [i for b in batches for i in b]
+    assert [lengths[i] for i in flat] == sorted(lengths, reverse=True)
+    for batch in batches:
+        assert len(batch) * lengths[batch[0]] <= max_tokens or len(batch) == 1
+    n, best = len(flat), float("inf")
+    for cuts in range(2 ** (n - 1)):  # bit k set: a batch ends after position k
+        groups, start = [], 0
+        for k in range(n):
+            if k == n - 1 or cuts >> k & 1:
+                groups.append(flat[start : k + 1])
+                start = k + 1
+        if all(len(g) * lengths[g[0]] <= max_tokens or len(g) == 1 for g in groups):
+            best = min(best, _cost(groups, lengths, overhead))
+    assert _cost(batches, lengths, overhead) == pytest.approx(best)
+    filled = token_budget_batches(lengths, max_tokens)
+    assert _cost(batches, lengths, overhead) <= _cost(filled, lengths, overhead) + 1e-6
+
+
 # --- bucketed_batches ---------------------------------------------------------------------------------------------
 
 
