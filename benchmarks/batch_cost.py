@@ -2,16 +2,16 @@
 against padding (``Runner.batch_overhead``, ``batching.token_budget_batches``).
 
 1. Cost model: batches of B sentences all of length T (CoNLL-2003 train sentences, so
-   no padding), encoded and decoded by one model on one thread; the least-squares fit (on relative error)
-   ``seconds = a + b * T + c * B * T`` gives the overhead of one more batch in tokens'
-   worth (a / c) and of one more step (b / c).
+   no padding), encoded and decoded by one model on ``--threads`` threads (default 1);
+   the least-squares fit (on relative error) ``seconds = a + b * T + c * B * T`` gives
+   the overhead of one more batch in tokens' worth (a / c) and of one more step (b / c).
 2. Sweep: CoNLL-2003 dev sentences (gold tokens) labelled in chunks the size
    ``tagger tag`` makes (about 300 sentences), with the runner's ``batch_overhead`` set
    to each value in turn (``inf``: each batch filled to the budget before the next);
    tokens/s, batches and padded tokens per real token.
 
-Usage: .venv/bin/python benchmarks/batch_cost.py [--backend onnx] [--overheads 16,64,256,inf] [--repeats 3]
-Writes benchmarks/results/batch_cost_<backend>.json.
+Usage: .venv/bin/python benchmarks/batch_cost.py [--backend onnx] [--threads 1] [--overheads 16,64,inf]
+Writes benchmarks/results/batch_cost_<backend>[_threads<N>].json.
 """
 
 from __future__ import annotations
@@ -75,6 +75,16 @@ def cost_model(labeler: Labeler, train: list[list[str]], repeats: int) -> dict[s
     }
 
 
+class FixedOverhead:
+    """A runner with its ``batch_overhead`` set from outside."""
+
+    def __init__(self, runner: Any, overhead: float) -> None:
+        self.runner, self.cache, self.batch_overhead = runner, runner.cache, overhead
+
+    def decode(self, arrays: Any) -> Any:
+        return self.runner.decode(arrays)
+
+
 def sweep(labeler: Labeler, dev: list[list[str]], overheads: list[float], repeats: int) -> list[dict[str, Any]]:
     (loaded,) = labeler.models.values()
     runner = labeler._runners[loaded.name]
@@ -84,7 +94,7 @@ def sweep(labeler: Labeler, dev: list[list[str]], overheads: list[float], repeat
     shape: dict[float, tuple[int, int]] = {}
     for _ in range(repeats):
         for overhead in overheads:  # in turns, so drift falls on every value alike
-            runner.batch_overhead = overhead
+            labeler._runners[loaded.name] = FixedOverhead(runner, overhead)
             started = time.perf_counter()
             for chunk in chunks:
                 labeler.label(chunk)
@@ -114,10 +124,11 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=MODEL)
     parser.add_argument("--overheads", default="0,16,64,256,512,2048,inf")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="inference threads")
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    set_threads(1)
+    set_threads(args.threads)
     labeler = Labeler.load(args.model, device="cpu", backend=args.backend)
     train = [s.tokens for s in read_corpus(args.data / "conll2003" / "train.txt")]
     dev = [s.tokens for s in read_corpus(args.data / "conll2003" / "valid.txt")]
@@ -125,11 +136,12 @@ def main() -> None:
     report = {
         "backend": args.backend,
         "model": args.model.name,
-        "threads": 1,
+        "threads": args.threads,
         "cost_model": cost_model(labeler, train, args.repeats),
         "sweep": sweep(labeler, dev, overheads, args.repeats),
     }
-    out = args.out or ROOT / "benchmarks" / "results" / f"batch_cost_{args.backend}.json"
+    name = f"batch_cost_{args.backend}" + (f"_threads{args.threads}" if args.threads != 1 else "")
+    out = args.out or ROOT / "benchmarks" / "results" / f"{name}.json"
     out.write_text(json.dumps(report, indent=2) + "\n")
     print(
         json.dumps(

@@ -63,9 +63,12 @@ class Runner(Protocol):
     probabilities (B, T) out."""
 
     cache: CharVectorCache | None
-    # What one more batch costs, in padded tokens: how ``token_budget_batches`` trades
-    # fewer batches against less padding on this backend.
-    batch_overhead: float
+
+    @property
+    def batch_overhead(self) -> float:
+        """What one more batch costs, in padded tokens: how ``token_budget_batches``
+        trades fewer batches against less padding on this backend."""
+        ...
 
     def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]: ...
 

@@ -270,13 +270,17 @@ class PortableRunner:
     """The labeler's handle on a ``PortableModel``, with its word cache.
 
     ONNX Runtime's LSTM runs every padded step, at about the same cost per padded token
-    from two sentences a batch up, and one more call costs some 20 tokens' worth (the
-    lookups, Viterbi's per-step loop, the session call). Cutting chunks of CoNLL-2003 dev
-    at an overhead of 64 tokens labelled 1.4x faster than filling each batch, and
-    faster than 16 or 256 (``benchmarks/batch_cost.py``).
+    from two sentences a batch up, and one more call costs some 20 tokens' worth on one
+    thread (the lookups, Viterbi's per-step loop, the session call), more on several,
+    whose threads must meet at every step. Cutting chunks of CoNLL-2003 dev that way
+    labelled 1.4x faster than filling each batch on one thread (best at an overhead of
+    64 tokens, of 16 to 2048) and 1.16x on two (best at 512):
+    ``benchmarks/batch_cost.py [--threads 2]``.
     """
 
-    batch_overhead = 64.0
+    @property
+    def batch_overhead(self) -> float:
+        return 64.0 if inference_threads() == 1 else 512.0
 
     def __init__(self, model: PortableModel, char_cache: int) -> None:
         self.model = model

@@ -330,3 +330,51 @@ def test_without_torch_info_and_the_torch_backend_say_what_is_missing(
     assert "ner-en-conll03: task ner" in capsys.readouterr().out
     with pytest.raises(TaggerError, match=r"torch is not installed: the torch backend needs it"):
         Labeler.load(MODELS / "ner-en-conll03", device="cpu", backend="torch")
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
+    threads: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ONNX Runtime runs every padded step, so a chunk of long and short sentences is
+    not padded into one batch: the padding is cut while the labels stay those of each
+    sentence labelled alone."""
+    import numpy as np
+
+    import tagger.portable
+    from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, token_budget_batches
+
+    monkeypatch.setattr(tagger.portable, "inference_threads", lambda: threads)
+    long = [
+        "The",
+        "European",
+        "Commission",
+        "said",
+        "on",
+        "Thursday",
+        "it",
+        "disagreed",
+        "with",
+        "German",
+        "advice",
+        "to",
+        "consumers",
+    ]
+    sentences = [long * 3 if i % 4 == 0 else ["Peter", "Blackburn"] for i in range(40)]  # 10 x 39 tokens, 30 x 2
+    labeler = Labeler.load(MODELS / "ner-en-conll03", device="cpu", backend="onnx")
+    runner = labeler._runners["ner-en-conll03"]
+    padded: list[int] = []
+    decode = runner.decode
+
+    def counting(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
+        padded.append(arrays.words.size)
+        return decode(arrays)
+
+    monkeypatch.setattr(runner, "decode", counting)
+    got = labeler.label(sentences)["ner-en-conll03"]
+    filled = sum(len(b) * 39 for b in token_budget_batches([len(s) for s in sentences], DEFAULT_BATCH_TOKENS))
+    assert filled == 40 * 39
+    assert sum(padded) == 10 * 39 + 30 * 2  # two batches, no padding
+    alone = [labeler.label([s])["ner-en-conll03"][0] for s in sentences[:2]]
+    assert [[t.label for t in s] for s in got[:2]] == [[t.label for t in s] for s in alone]
+    assert [t.label for t in got[1]] == ["B-PER", "I-PER"]
