@@ -1,8 +1,10 @@
 """Batching without torch: sentences turned into padded NumPy id arrays, grouped by
 length under a padded-token budget, and widened with their document neighbours.
 
-Sentences of similar length go together (less padding, fewer wasted LSTM steps), and
-batches are capped by a token budget so a long document cannot blow up memory. Nothing
+Sentences of similar length go together (less padding, fewer wasted LSTM steps), cut
+into batches where one more batch costs less than the padding it saves (each backend
+states what a batch costs it), and capped by a token budget so a long document cannot
+blow up memory. Nothing
 here imports torch: the ONNX backend tags with these arrays alone, and ``tagger.batch``
 wraps them as tensors (without copying) for training and the torch backend.
 """

@@ -273,8 +273,8 @@ class PortableRunner:
     from two sentences a batch up, and one more call costs some 20 tokens' worth on one
     thread (the lookups, Viterbi's per-step loop, the session call), more on several,
     whose threads must meet at every step. Cutting chunks of CoNLL-2003 dev that way
-    labelled 1.4x faster than filling each batch on one thread (best at an overhead of
-    64 tokens, of 16 to 2048) and 1.16x on two (best at 512):
+    labelled 1.4-1.55x faster than filling each batch on one thread (best at an overhead
+    of 64 tokens, of 16 to 2048) and 1.3x on two (best at 512; 64 came second):
     ``benchmarks/batch_cost.py [--threads 2]``.
     """
 

@@ -25,13 +25,17 @@ class TorchRunner:
     """The labeler's handle on a torch model, with its word cache.
 
     The recurrent layers run packed, so padding costs only the lookups and the CRF,
-    while one more batch costs some 70 tokens' worth on one CPU core and a kernel launch
-    per step on CUDA: batches are filled nearly to the token budget, cut early only
-    where that saves much padding (on CoNLL-2003 dev chunks, 256 to 2048 tokens were
-    alike and 10-15% faster than filling each batch: ``benchmarks/batch_cost.py``).
+    while one more batch costs some 70 tokens' worth on one CPU core: on CPU, batches
+    are filled nearly to the token budget and cut early only where that saves much
+    padding (on CoNLL-2003 dev chunks, overheads of 256 to 2048 tokens were alike and
+    10-15% faster than filling each batch: ``benchmarks/batch_cost.py --backend
+    torch``). On CUDA, where a batch costs a kernel launch per step and a padded token
+    almost nothing, each batch is filled (not measured here: no GPU was lent).
     """
 
-    batch_overhead = 1024.0
+    @property
+    def batch_overhead(self) -> float:
+        return 1024.0 if self.device.type == "cpu" else float("inf")
 
     def __init__(self, loaded: LoadedModel, device: torch.device, char_cache: int) -> None:
         self.loaded, self.device = loaded, device
