@@ -4,9 +4,9 @@ length under a padded-token budget, and widened with their document neighbours.
 Sentences of similar length go together (less padding, fewer wasted LSTM steps), cut
 into batches where one more batch costs less than the padding it saves (each backend
 states what a batch costs it), and capped by a token budget so a long document cannot
-blow up memory. Nothing
-here imports torch: the ONNX backend tags with these arrays alone, and ``tagger.batch``
-wraps them as tensors (without copying) for training and the torch backend.
+blow up memory. Nothing here imports torch: the ONNX backend tags with these arrays
+alone, and ``tagger.batch`` wraps them as tensors (without copying) for training and
+the torch backend.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def token_budget_batches(
     sorted_lengths = [lengths[i] for i in order]
     n = len(order)
     # cost[i]: least cost of batching sentences i.. of the sorted order; ends[i]: where
-    # the first batch of that best grouping ends. A batch from i has longest sentences[i].
+    # the first batch of that best grouping ends. A batch from i is padded to sorted_lengths[i].
     cost = np.zeros(n + 1)
     ends = np.zeros(n, dtype=np.int64)
     for i in range(n - 1, -1, -1):
