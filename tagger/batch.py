@@ -24,6 +24,9 @@ class Batch:
     lengths: Tensor  # (B,) sentence lengths, cpu
     labels: Tensor | None = None  # (B, T) label ids, 0 on padding
     distinct: list[str] = field(default_factory=list)  # the U token strings of ``chars``
+    # Training only: (B, T) bool, true where a token sees its word's pretrained vector
+    # instead of the fine-tuned one (``TrainConfig.vector_dropout``).
+    original_words: Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
@@ -36,6 +39,7 @@ class Batch:
             self.lengths,
             None if self.labels is None else self.labels.to(device),
             self.distinct,
+            None if self.original_words is None else self.original_words.to(device),
         )
 
     @classmethod

@@ -71,6 +71,10 @@ class TrainConfig:
     patience: Positive = 4  # epochs without dev improvement before stopping
     seed: int = 1
     word_dropout: Probability = 0.05  # replace words by <unk> during training
+    # Share of tokens that see their word's pretrained vector as the file gave it instead
+    # of the fine-tuned one: a word no training sentence has (a new name in next month's
+    # news) only has its pretrained vector, and fine-tuning moves the others away from it.
+    vector_dropout: Probability = 0.0
     # Share of training sentences shown all lower-case or all upper-case (half each),
     # drawn anew each epoch: robustness to text that carries no case information.
     case_augment: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3

@@ -111,6 +111,10 @@ class SequenceTagger(nn.Module):
         super().__init__()
         self.config = config
         self.word_embed = embedding(num_words, config.word_dim, device)
+        # Training only (``TrainConfig.vector_dropout``): each word's vector as the
+        # pretrained file gave it, and which words have one. Never saved.
+        self.register_buffer("original_vectors", None, persistent=False)
+        self.register_buffer("has_original", None, persistent=False)
         features = config.word_dim
         self.case_embed: nn.Embedding | None = None
         if config.casing_dim > 0:
@@ -134,11 +138,19 @@ class SequenceTagger(nn.Module):
             raise ValueError(f"unknown head {config.head!r}; expected crf or softmax")
         self.crf = CRF(num_labels, constraints) if config.head == "crf" else None
 
-    def load_pretrained(self, vectors: Tensor, rows: Tensor) -> None:
-        """Copy ``vectors[i]`` into word row ``rows[i]`` (rows of a GloVe file)."""
+    def load_pretrained(self, vectors: Tensor, rows: Tensor, keep_original: bool = False) -> None:
+        """Copy ``vectors[i]`` into word row ``rows[i]`` (rows of a GloVe file);
+        ``keep_original`` also keeps them unchanged beside the fine-tuned table, for
+        ``Batch.original_words``."""
+        weight = self.word_embed.weight
         with torch.no_grad():
-            self.word_embed.weight[rows] = vectors.to(self.word_embed.weight.dtype)
-        self.word_embed.weight.requires_grad_(not self.config.freeze_embeddings)
+            weight[rows] = vectors.to(weight.dtype)
+        weight.requires_grad_(not self.config.freeze_embeddings)
+        if keep_original:
+            self.original_vectors = weight.detach().clone()  # (V, Dw)
+            has = torch.zeros(weight.size(0), dtype=torch.bool, device=weight.device)
+            has[rows.to(weight.device)] = True
+            self.has_original = has  # (V,)
 
     def char_vectors(self, batch: Batch, rows: Tensor | None = None) -> Tensor:
         """Character vectors (U, Dc) of the batch's distinct words, or of those at ``rows``."""
@@ -154,7 +166,14 @@ class SequenceTagger(nn.Module):
         """Per-token input features (B, T, D) of the recurrent layers: word, casing and
         character vectors; ``char_vectors`` (U, Dc), when given, stand for the character
         encoder's output (the labeler's cache)."""
-        parts = [self.word_embed(batch.words)]  # (B, T, Dw)
+        words = self.word_embed(batch.words)  # (B, T, Dw)
+        if batch.original_words is not None and self.original_vectors is not None:
+            # Those of them whose word has a pretrained vector see it as the file gave
+            # it, not fine-tuned: a word no training sentence has keeps its pretrained
+            # vector, and the layers above learn to read that too.
+            swap = batch.original_words & self.has_original[batch.words]  # (B, T)
+            words = torch.where(swap.unsqueeze(2), self.original_vectors[batch.words], words)
+        parts = [words]
         if self.case_embed is not None:
             parts.append(self.case_embed(batch.casings))
         if self.char_encoder is not None:

@@ -260,12 +260,14 @@ def _train(
             min_count=tc.min_count,
             lowercase=config.model.lowercase,
         )
+    if resume and tc.vector_dropout > 0 and embeddings is not None:
+        pretrained_words, vectors = read_vectors(embeddings)  # the unchanged vectors it swaps in
     model = checkpoint.build_model(config, vocab, scheme)
     if vectors is not None:
         rows = [(i, vocab.word_index[w]) for i, w in enumerate(pretrained_words) if w in vocab.word_index]
         src = torch.tensor([r[0] for r in rows])
         dst = torch.tensor([r[1] for r in rows])
-        model.load_pretrained(vectors[src], dst)
+        model.load_pretrained(vectors[src], dst, keep_original=tc.vector_dropout > 0)
         log(f"vocabulary: {len(vocab.words)} words ({len(rows)} with pretrained vectors), {len(vocab.labels)} labels")
     model.to(device)
     if not resume and world.main:
@@ -340,6 +342,8 @@ def _train(
                 if tc.word_dropout > 0:
                     drop = (torch.rand(batch.words.shape) < tc.word_dropout) & batch.mask
                     batch.words = batch.words.masked_fill(drop, 1)
+                if model.original_vectors is not None:  # vector dropout (the model skips words without one)
+                    batch.original_words = (torch.rand(batch.words.shape) < tc.vector_dropout) & batch.mask
                 batch = batch.to(device)
                 autocast = torch.autocast("cuda", torch.float16) if amp else contextlib.nullcontext()
                 with autocast:

@@ -205,3 +205,23 @@ def test_load_pretrained_copies_rows_and_freezes(vocab: Vocab) -> None:
     model.load_pretrained(vectors, rows)
     torch.testing.assert_close(model.word_embed.weight[rows].detach(), vectors)
     assert model.word_embed.weight.requires_grad is False
+
+
+def test_tokens_marked_original_see_the_pretrained_vector_and_others_the_fine_tuned_one(vocab: Vocab) -> None:
+    model = small_model(vocab)
+    vectors = torch.arange(12, dtype=torch.float32).reshape(2, 6)
+    rows = torch.tensor([vocab.word_index["peter"], vocab.word_index["berlin"]])
+    model.load_pretrained(vectors, rows, keep_original=True)
+    with torch.no_grad():
+        model.word_embed.weight.add_(100.0)  # what fine-tuning would do, exaggerated
+    batch = encode(SENTENCES[:1], vocab, 32)  # Peter Blackburn lives in Berlin .
+    batch.original_words = torch.tensor([[True, True, False, False, True, False]])
+    words = model.features(batch)[0, :, :6]  # (T, Dw)
+    torch.testing.assert_close(words[0], vectors[0])  # Peter: the file's vector
+    torch.testing.assert_close(words[4], vectors[1])  # Berlin: the file's vector
+    fine_tuned = model.word_embed.weight.detach()
+    # Blackburn has no pretrained vector: marked or not, its own (fine-tuned) row; "in" unmarked.
+    torch.testing.assert_close(words[1], fine_tuned[vocab.word_index["blackburn"]])
+    torch.testing.assert_close(words[3], fine_tuned[vocab.word_index["in"]])
+    assert model.has_original is not None and model.has_original.sum().item() == 2
+    assert "original_vectors" not in model.state_dict() and "has_original" not in model.state_dict()

@@ -11,6 +11,7 @@ import torch
 from tagger import checkpoint
 from tagger.config import Config
 from tagger.corpus import Sentence
+from tagger.batch import Batch
 from tagger.labeler import Labeler
 from tagger.model import make_rnn
 from tagger.train import epoch_batches, train, training_examples
@@ -363,3 +364,39 @@ def test_context_chunks_make_as_many_batches_per_epoch_as_sentences_do() -> None
     chunked_examples, _, chunked = epoch_batches(sentences, tags, 2, 16, random.Random(0))
     assert len(alone) == 600 // 16 + 1
     assert len(chunked_examples) < 300 and abs(len(chunked) - len(alone)) <= 3
+
+
+def test_vector_dropout_trains_from_a_vectors_file_and_saves_only_the_fine_tuned_table(
+    ner_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors import safe_open
+
+    from tagger.model import SequenceTagger
+
+    marked: list[float] = []  # share of real tokens marked, per training batch
+    features = SequenceTagger.features
+
+    def spy(self: SequenceTagger, batch: Batch, char_vectors: torch.Tensor | None = None) -> torch.Tensor:
+        if self.training:
+            marked.append(
+                0.0 if batch.original_words is None else batch.original_words.sum().item() / batch.mask.sum().item()
+            )
+        return features(self, batch, char_vectors)
+
+    monkeypatch.setattr(SequenceTagger, "features", spy)
+
+    vectors = tmp_path / "vectors.txt"
+    vectors.write_text("".join(f"{w} " + " ".join(["0.5"] * 16) + "\n" for w in ("peter", "berlin", "john")))
+    saved_keys = []
+    for name, share in (("plain", 0.0), ("swapped", 0.5)):
+        config = tiny_config()
+        config.train.epochs = 3
+        config.train.vector_dropout = share
+        result = train(ner_file, ner_file, tmp_path / name, config, vectors, log=lambda _: None, progress=False)
+        assert result.best_epoch >= 1
+        assert checkpoint.load(tmp_path / name).config.train.vector_dropout == share
+        with safe_open(str(tmp_path / name / "model.safetensors"), "pt") as fh:
+            saved_keys.append(sorted(fh.keys()))
+        assert (max(marked) == 0.0) if share == 0 else (0.2 < sum(marked) / len(marked) < 0.8)
+        marked.clear()
+    assert saved_keys[0] == saved_keys[1]  # the pretrained copy is never saved
