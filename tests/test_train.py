@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from tagger import checkpoint
+from tagger.batch import Batch
 from tagger.config import Config
 from tagger.corpus import Sentence
-from tagger.batch import Batch
 from tagger.labeler import Labeler
 from tagger.model import make_rnn
 from tagger.train import epoch_batches, train, training_examples
