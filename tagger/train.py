@@ -276,10 +276,13 @@ def _train(
 
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer: torch.optim.Optimizer
+    # Fused: one pass over each tensor. Every step updates all of the word table (a
+    # dense gradient: 5-10 million numbers), and on CPU the default loop took most of
+    # an epoch's time doing so, the fused kernel a tenth of that (the same update).
     if tc.optimizer == "adam":
-        optimizer = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay)
+        optimizer = torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay, fused=True)
     else:
-        optimizer = torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay)
+        optimizer = torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay, fused=True)
     amp = tc.mixed_precision and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=amp)
 
