@@ -8,6 +8,8 @@ Usage:
 
 ``--reference`` adds an earlier model whose seed runs are gone: its dev score per seed
 from its metrics.json, the re-cased dev scores of the directory itself (one run).
+``--earlier METRICS_JSON`` keeps the recipe rows of an earlier card (its runs are gone:
+the rows are copied as they were scored then), after this run's own rows.
 
 The shipped run's own recipe is the one whose runs include it, or, for a final fit,
 its selection run's. Every run is scored again here with the current inference code,
@@ -69,13 +71,32 @@ def summarise(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def earlier_recipes(metrics_path: Path) -> list[dict[str, Any]]:
+    """The recipe rows of an earlier card, named as runs of an earlier session; its
+    shipped final fit becomes "shipped before", what it called that "shipped first"."""
+    rows = json.loads(metrics_path.read_text()).get("recipes", [])
+    kept = []
+    for recipe in rows:
+        name = str(recipe["name"])
+        if "(shipped before)" in name:
+            name = name.replace("(shipped before)", "(shipped first)")
+        elif "(shipped)" in name:
+            name = name.replace("(shipped)", "(shipped before)")
+        else:
+            name += " (earlier runs)"
+        kept.append({**recipe, "name": name})
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("shipped", type=Path)
     parser.add_argument("target", type=Path)
     parser.add_argument("--recipe", nargs="+", action="append", default=[], metavar=("NAME", "RUN"))
     parser.add_argument("--reference", nargs=2, action="append", default=[], metavar=("NAME", "MODEL_DIR"))
+    parser.add_argument("--earlier", type=Path, help="metrics.json of an earlier card whose recipe rows to keep")
     args = parser.parse_args()
+    earlier = earlier_recipes(args.earlier) if args.earlier else []  # read first: the target may be that file
     shipped_metrics = json.loads((args.shipped / "metrics.json").read_text())
     fit = shipped_metrics.get("final_fit")
     selection = Path(fit["selection"]).resolve() if isinstance(fit, dict) else args.shipped.resolve()
@@ -99,6 +120,7 @@ def main() -> None:
             }
             summary["runs"] = [{**row, "seeds_dev": seed_devs}]
         recipes.append(summary)
+    recipes.extend(earlier)
     out = args.target
     out.mkdir(parents=True, exist_ok=True)
     for name in SHIPPED_FILES:
