@@ -74,7 +74,8 @@ class TrainConfig:
     # Share of tokens that see their word's pretrained vector as the file gave it instead
     # of the fine-tuned one: a word no training sentence has (a new name in next month's
     # news) only has its pretrained vector, and fine-tuning moves the others away from it.
-    vector_dropout: Probability = 0.0
+    # On CoNLL-2003 it gained about a point on text unlike dev (the held-out slice).
+    vector_dropout: Probability = 0.25
     # Share of training sentences shown all lower-case or all upper-case (half each),
     # drawn anew each epoch: robustness to text that carries no case information.
     case_augment: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
@@ -85,7 +86,9 @@ class TrainConfig:
     # scored at the end beside dev, as a second check of how the recipe generalises.
     holdout_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
     threads: Annotated[int, Field(ge=0, le=1024)] = 0  # torch threads; 0 leaves torch's default
-    max_pretrained: Annotated[int, Field(ge=0)] = 100_000  # most frequent pretrained words kept
+    # Most frequent pretrained words kept beside the training words: words of new text
+    # that training never saw still get a vector (all 200k of the GloVe file shared here).
+    max_pretrained: Annotated[int, Field(ge=0)] = 200_000
     min_count: Positive = 2  # training words without a pretrained vector kept when this frequent
     tag_scheme: Literal["bioes", "iob2", "keep"] = "bioes"  # labels the model learns
     device: str = "auto"  # auto (CUDA when available), cpu, cuda, cuda:N

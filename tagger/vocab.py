@@ -150,7 +150,7 @@ def build_vocab(
     corpus_tokens: Iterable[str],
     labels: Iterable[str],
     pretrained_words: Sequence[str] = (),
-    max_pretrained: int = 100_000,
+    max_pretrained: int = 200_000,
     min_count: int = 2,
     lowercase: bool = True,
     keep_words: Iterable[str] = (),

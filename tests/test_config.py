@@ -21,7 +21,7 @@ def test_defaults() -> None:
     assert (t.epochs, t.batch_size, t.optimizer, t.lr, t.lr_decay) == (16, 32, "adam", 2e-3, 0.05)
     assert (t.momentum, t.weight_decay, t.clip_norm, t.patience, t.seed) == (0.9, 0.0, 5.0, 4, 1)
     assert (t.case_augment, t.average_last, t.holdout_share) == (0.3, 3, 0.0)
-    assert (t.word_dropout, t.threads, t.max_pretrained, t.min_count) == (0.05, 0, 100_000, 2)
+    assert (t.word_dropout, t.vector_dropout, t.threads, t.max_pretrained, t.min_count) == (0.05, 0.25, 0, 200_000, 2)
     assert (t.tag_scheme, t.device, t.mixed_precision) == ("bioes", "auto", True)
     assert (d.format, d.token_column, d.tag_column, d.tag_field) == ("conll", 0, -1, "upos")
 
