@@ -82,6 +82,8 @@ def earlier_recipes(metrics_path: Path) -> list[dict[str, Any]]:
             name = name.replace("(shipped before)", "(shipped first)")
         elif "(shipped)" in name:
             name = name.replace("(shipped)", "(shipped before)")
+        elif "(the shipped recipe)" in name:
+            name = name.replace("(the shipped recipe)", "(the recipe before, earlier runs)")
         else:
             name += " (earlier runs)"
         kept.append({**recipe, "name": name})
