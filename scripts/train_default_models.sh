@@ -84,13 +84,18 @@ if [[ $what == all || $what == ner ]]; then
   "$TAGGER" export-onnx models/ner-en-conll03
 fi
 if [[ $what == all || $what == pos ]]; then
-  for seed in 1 2 3; do pos "pos-ctx0-seed$seed" --seed "$seed"; done
-  pos pos-ctx1-seed1 --seed 1 --context-sentences 1
-  pos pos-final --seed 1 --final-fit "$RUNS/pos-ctx0-seed1"
-  [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped before)" "$reference/models/pos-en-ewt")
+  # 2026-12-02 ran seed 1 of the recipe only (a second seed was stopped for time).
+  for seed in 1 2 3; do pos "pos-v200k-vd25-seed$seed" --seed "$seed"; done
+  for seed in 1 2 3; do pos "pos-ctx0-seed$seed" --seed "$seed" "${BEFORE[@]}"; done
+  pos pos-ctx1-seed1 --seed 1 --context-sentences 1 "${BEFORE[@]}"
+  pos pos-final-before --seed 1 --final-fit "$RUNS/pos-ctx0-seed1" "${BEFORE[@]}"
+  pos pos-final --seed 1 --final-fit "$RUNS/pos-v200k-vd25-seed1"
+  [[ -n $reference ]] && references=(--reference "one layer x 200, no casing augmentation (shipped first)" "$reference/models/pos-en-ewt")
   .venv/bin/python scripts/collect_seeds.py "$RUNS/pos-final" models/pos-en-ewt \
-    --recipe "stacked 2x128, char LSTM, dropout 0.33, casing augmentation (the shipped recipe)" "$RUNS"/pos-ctx0-seed[123] \
+    --recipe "stacked 2x128, char LSTM, dropout 0.33, casing augmentation, 200k vectors, vector dropout 0.25 (the shipped recipe)" "$RUNS"/pos-v200k-vd25-seed[123] \
+    --recipe "final fit on train + dev (shipped)" "$RUNS/pos-final" \
+    --recipe "stacked 2x128, char LSTM, dropout 0.33, casing augmentation (the recipe before)" "$RUNS"/pos-ctx0-seed[123] \
     --recipe "the same, document context 1" "$RUNS/pos-ctx1-seed1" \
-    --recipe "final fit on train + dev (shipped)" "$RUNS/pos-final" "${references[@]}"
+    --recipe "final fit of the recipe before (shipped before)" "$RUNS/pos-final-before" "${references[@]}"
   "$TAGGER" export-onnx models/pos-en-ewt
 fi
