@@ -74,7 +74,8 @@ class TrainConfig:
     # Share of tokens that see their word's pretrained vector as the file gave it instead
     # of the fine-tuned one: a word no training sentence has (a new name in next month's
     # news) only has its pretrained vector, and fine-tuning moves the others away from it.
-    # On CoNLL-2003 it gained about a point on text unlike dev (the held-out slice).
+    # On CoNLL-2003 it gained 0.57 points over 3 seeds on text unlike dev (the held-out
+    # slice), with dev unchanged; the share was not tuned.
     vector_dropout: Probability = 0.25
     # Share of training sentences shown all lower-case or all upper-case (half each),
     # drawn anew each epoch: robustness to text that carries no case information.
