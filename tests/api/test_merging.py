@@ -118,7 +118,14 @@ def test_a_missing_steady_client_is_waited_for_at_most_max_wait() -> None:
     merger = merger_for(recorder, max_wait_s=0.3, gap_s=5.0)
 
     async def scenario() -> float:
-        await steady_clients(merger, clients=4, seconds=0.8)
+        # Four clients in rounds: each round all four send and wait for their answers.
+        # Rounds, not four free-running loops, so that all four stop in the same round:
+        # left to the clock, one client can be woken just before the deadline and the
+        # others just after, and its last request waits alone (the flake this replaced).
+        stop = time.monotonic() + 0.8
+        while time.monotonic() < stop:
+            await asyncio.gather(*(merger.tag([doc(str(i))], None) for i in range(4)))
+        assert recorder.passes[-1] == ["0", "1", "2", "3"]  # gathering was on
         started = time.monotonic()
         await merger.tag([doc("alone")], None)  # the other three have gone
         return time.monotonic() - started
