@@ -12,6 +12,7 @@ from typing import Any, Literal
 from tagger.corpus import Sentence
 from tagger.errors import TaggerError
 from tagger.labeler import OUTPUT_SCHEME, Labeler
+from tagger.pipeline import Tagger, prepare
 from tagger.tags import TagScheme, convert, detect_scheme
 
 
@@ -66,9 +67,10 @@ Casing = Literal["as-is", "lower", "upper"]
 def evaluate(
     labeler: Labeler, model_name: str, sentences: Sequence[Sentence], casing: Casing = "as-is"
 ) -> dict[str, Any]:
-    """Tag ``sentences`` with one model (sentences of one document are each other's
-    context) and score against their gold tags; ``casing`` re-cases every token first,
-    to measure how the model does on text without case information."""
+    """Tag ``sentences`` with one model, the way ``tagger tag`` does (sentences of one
+    document are each other's context; long sentences are cut into pieces) and score
+    against their gold tags; ``casing`` re-cases every token first, to measure how the
+    model does on text without case information."""
     loaded = labeler.models[model_name]
     spans = loaded.label_scheme != TagScheme.NONE
     gold = [s.tags for s in sentences]
@@ -78,8 +80,9 @@ def evaluate(
     start = time.perf_counter()
     documents = [s.document for s in sentences]
     recase = {"as-is": lambda t: t, "lower": str.lower, "upper": str.upper}[casing]
-    tokens = [[recase(t) for t in s.tokens] for s in sentences]
-    predicted = labeler.label(tokens, [model_name], documents)[model_name]
+    prepared = [prepare([recase(t) for t in s.tokens]) for s in sentences]  # each record one sentence
+    joined = Tagger(labeler).label_prepared(prepared, [model_name], documents)[model_name]
+    predicted = [labels[0] if labels else [] for labels in joined]  # an empty sentence has none
     elapsed = time.perf_counter() - start
     result = score(gold, [[t.label for t in sent] for sent in predicted], spans)
     result["sentences"] = len(sentences)

@@ -143,6 +143,22 @@ class Tagger:
     def __call__(self, text: str, models: Sequence[str] | None = None) -> TaggedDocument:
         return self.tag([text], models)[0]
 
+    def label_prepared(
+        self,
+        documents: Sequence[PreparedDocument],
+        models: Sequence[str] | None = None,
+        context_groups: Sequence[int] | None = None,
+    ) -> dict[str, list[list[list[TokenLabel]]]]:
+        """Labels only, per model: ``result[name][d][s]`` has one label per token of
+        sentence ``s`` of document ``d``. Sentences are cut into pieces and joined again,
+        so every caller (tagging, the service, evaluation) labels long sentences alike."""
+        pieces = cut(documents, self.max_piece_tokens)
+        group = context_groups if context_groups is not None else range(len(documents))
+        predictions = self.labeler.label(
+            [[t.text for t in p.tokens] for p in pieces], models, [group[p.document] for p in pieces]
+        )
+        return {name: join(documents, pieces, labels) for name, labels in predictions.items()}
+
     def tag_prepared(
         self,
         documents: Sequence[PreparedDocument],
@@ -154,12 +170,7 @@ class Tagger:
         Pieces of one document are each other's context; ``context_groups[d]``, when
         given, joins documents into larger context groups (CoNLL sentences of one
         ``-DOCSTART-`` document are separate records but one text)."""
-        pieces = cut(documents, self.max_piece_tokens)
-        group = context_groups if context_groups is not None else range(len(documents))
-        predictions = self.labeler.label(
-            [[t.text for t in p.tokens] for p in pieces], models, [group[p.document] for p in pieces]
-        )
-        per_model = {name: join(documents, pieces, labels) for name, labels in predictions.items()}
+        per_model = self.label_prepared(documents, models, context_groups)
         result = []
         for d, doc in enumerate(documents):
             sentences: list[list[TaggedToken]] = []

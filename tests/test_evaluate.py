@@ -151,3 +151,27 @@ def test_scoring_entities_without_seqeval_says_what_to_install(monkeypatch: pyte
     monkeypatch.setitem(sys.modules, "seqeval.metrics", None)  # an import of it fails
     with pytest.raises(TaggerError, match=r"scoring entities needs seqeval: pip install 'tagger\[train\]'"):
         score([["B-PER", "O"]], [["B-PER", "O"]], spans=True)
+
+
+def test_evaluate_cuts_long_sentences_as_tagging_does(ner_labeler: Labeler, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A corpus with a run-on sentence (no sentence breaks) is scored on the labels that
+    `tagger tag` and the service would give: the same pieces of at most MAX_PIECE_TOKENS."""
+    from tagger.pipeline import MAX_PIECE_TOKENS, Tagger, prepare
+
+    tokens = ["Peter", "Blackburn", "lives", "in", "Berlin", "."] * 100  # 600 tokens, one sentence
+    tags = ["B-PER", "I-PER", "O", "O", "B-LOC", "O"] * 100
+    sentences = [Sentence(tokens, tags, document=0), Sentence([], [], document=0)]
+    longest: list[int] = []
+    label = Labeler.label
+
+    def spy(self: Labeler, batch, *args, **kwargs):  # type: ignore[no-untyped-def]
+        longest.append(max((len(s) for s in batch), default=0))
+        return label(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(Labeler, "label", spy)
+    result = evaluate(ner_labeler, "ner-en-conll03", sentences)
+    assert 0 < max(longest) <= MAX_PIECE_TOKENS
+    tagged = Tagger(ner_labeler).tag_prepared([prepare(tokens)])[0]
+    predicted = [t.labels["ner-en-conll03"].label for t in tagged.sentences[0]]
+    assert result["accuracy"] == token_accuracy([tags], [predicted])
+    assert result["tokens"] == 600
