@@ -118,6 +118,7 @@ def test_pos_card_states_accuracy(tmp_path: Path) -> None:
     card = (directory / "README.md").read_text(encoding="utf-8")
     assert "Task: **pos** (2 labels, NONE inside the model)." in card
     assert "- token accuracy: **0.9123**" in card
+    assert card.count("token accuracy") == 1  # the main score is the accuracy: one line, not two
     assert "micro precision" not in card
     assert "```\ntagger train pos\n```" in card
 
