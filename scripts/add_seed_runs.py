@@ -1,0 +1,69 @@
+"""Add seed runs to a recipe row of a shipped model's card, without reshipping it.
+
+A recipe may be reported with fewer seeds than it should have (a run stopped for time).
+Its other runs may be gone, but their rows are in the model's metrics.json, scored when
+the card was made; this scores the new runs the same way (`collect_seeds.score_run`),
+merges them into the row of the same name, recomputes its mean and spread and, where the
+row holds the run the model was selected from, the seed table, and rewrites the card.
+
+Usage: add_seed_runs.py MODEL_DIR --recipe NAME RUN [RUN ...] [--recipe NAME RUN ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from tagger.card import write_card
+from tagger.checkpoint import write_json
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from collect_seeds import score_run, summarise
+
+
+def merge_runs(recipe: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The recipe with ``rows`` added; a run already in it (same path) is replaced."""
+    new_paths = {row["run"] for row in rows}
+    kept = [row for row in recipe["runs"] if row["run"] not in new_paths]
+    merged = sorted(kept + rows, key=lambda row: (row["seed"], row["run"]))
+    return {**recipe, **summarise(recipe["name"], merged)}
+
+
+def selection_seeds(recipe: dict[str, Any], selection: str) -> list[dict[str, Any]] | None:
+    """The seed table, where ``recipe`` holds the run the model was selected from."""
+    if not any(row["run"] == selection for row in recipe["runs"]):
+        return None
+    return [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in recipe["runs"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--recipe", nargs="+", action="append", required=True, metavar=("NAME", "RUN"))
+    args = parser.parse_args()
+    path = args.model_dir / "metrics.json"
+    metrics = json.loads(path.read_text())
+    recipes: list[dict[str, Any]] = metrics.get("recipes", [])
+    fit = metrics.get("final_fit")
+    selection = str(fit["selection"]) if isinstance(fit, dict) else None
+    for name, *runs in args.recipe:
+        index = next((i for i, recipe in enumerate(recipes) if recipe["name"] == name), None)
+        if index is None:
+            sys.exit(f"{path}: no recipe named {name!r}; its recipes: {[r['name'] for r in recipes]}")
+        rows = [row for row in (score_run(Path(run)) for run in sorted(runs)) if row is not None]
+        recipes[index] = merge_runs(recipes[index], rows)
+        seeds = selection_seeds(recipes[index], selection) if selection else None
+        if seeds is not None:
+            metrics["seeds"] = seeds
+        cells = [f"{k} {v['mean']:.4f}±{v['std']:.4f}" for k, v in recipes[index].items() if isinstance(v, dict)]
+        print(f"{name}: " + ", ".join(cells))
+    metrics["recipes"] = recipes
+    write_json(path, metrics)
+    write_card(args.model_dir)
+
+
+if __name__ == "__main__":
+    main()
