@@ -2,7 +2,10 @@
 output and, where vectors exist, --embeddings): epochs run, where it stopped and why,
 minutes, dev score. Writes benchmarks/results/default_training.json.
 
-Usage: default_training_report.py NAME=RUN [NAME=RUN ...]
+Usage: default_training_report.py [--keep-earlier] NAME=RUN [NAME=RUN ...]
+
+--keep-earlier keeps the rows of the existing report whose corpus is not named here
+(their runs may be gone); a named corpus replaces its earlier row in place.
 """
 
 from __future__ import annotations
@@ -11,12 +14,22 @@ import json
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def merge(earlier: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier rows in their order, each replaced by the new row of its corpus; new corpora last."""
+    by_corpus = {row["corpus"]: row for row in new}
+    merged = [by_corpus.pop(row["corpus"], row) for row in earlier]
+    return merged + list(by_corpus.values())
+
+
 def main(pairs: list[str]) -> None:
-    report = []
+    keep_earlier = "--keep-earlier" in pairs
+    pairs = [pair for pair in pairs if pair != "--keep-earlier"]
+    report: list[dict[str, Any]] = []
     for pair in pairs:
         name, _, run = pair.partition("=")
         metrics = json.loads((Path(run) / "metrics.json").read_text())
@@ -47,6 +60,8 @@ def main(pairs: list[str]) -> None:
         )
         print(json.dumps(report[-1]))
     out = ROOT / "benchmarks" / "results" / "default_training.json"
+    if keep_earlier and out.exists():
+        report = merge(json.loads(out.read_text())["runs"], report)
     note = (
         "minutes = training + dev evaluation as logged; runs were two at a time on 2 cores, one torch thread each; "
         "minutes_without_pauses counts an epoch of more than 3x the median (a run paused for a benchmark) as the median"

@@ -1,5 +1,7 @@
-"""scripts/add_seed_runs.py: seed runs added to a card's recipe row keep the rows whose
-runs are gone and recompute the spread from all of them."""
+"""The report scripts keep what was measured before when runs are added: seed runs added
+to a card's recipe row keep the rows whose runs are gone and recompute the spread from
+all of them (add_seed_runs.py); re-run corpora replace their own rows of the default
+training report and no other (default_training_report.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 from add_seed_runs import merge_runs, selection_seeds
+from default_training_report import merge
 
 
 def _row(run: str, seed: int, dev: float) -> dict[str, Any]:
@@ -50,3 +53,14 @@ def test_seed_table_only_for_the_recipe_of_the_selection_run() -> None:
         {"seed": 2, "dev_main": 0.97, "best_epoch": 12},
     ]
     assert selection_seeds(recipe, "runs/other") is None
+
+
+def test_default_training_rows_replaced_in_place_and_new_corpora_last() -> None:
+    earlier = [{"corpus": "a", "dev": 0.1}, {"corpus": "b", "dev": 0.2}, {"corpus": "c", "dev": 0.3}]
+    merged = merge(earlier, [{"corpus": "d", "dev": 0.4}, {"corpus": "b", "dev": 0.25}])
+    assert merged == [
+        {"corpus": "a", "dev": 0.1},
+        {"corpus": "b", "dev": 0.25},
+        {"corpus": "c", "dev": 0.3},
+        {"corpus": "d", "dev": 0.4},
+    ]
