@@ -99,16 +99,21 @@ def save_epoch(
     optimizer: torch.optim.Optimizer,
     rng: random.Random,
     progress: dict[str, Any],
+    window: list[dict[str, torch.Tensor]] | None = None,
 ) -> None:
-    """The state after a completed epoch: weights, optimizer, random generators, and
-    ``progress`` (epoch, history, best score...), written into a directory of its own;
-    then ``state.json``, replaced atomically, names it. A kill at any moment leaves
-    ``state.json`` naming one complete epoch, never a mix of two."""
+    """The state after a completed epoch: weights, optimizer, random generators,
+    ``progress`` (epoch, history, best score...) and ``window``, the weights of the
+    epochs before it that the final average takes (without them a resumed run would
+    average fewer epochs than the same run uninterrupted), written into a directory of
+    its own; then ``state.json``, replaced atomically, names it. A kill at any moment
+    leaves ``state.json`` naming one complete epoch, never a mix of two."""
     epoch_dir = staging / f"epoch-{progress['epoch']}"
     discard(epoch_dir)
     epoch_dir.mkdir()
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     save_file(weights, str(epoch_dir / "last.safetensors"))
+    for index, earlier in enumerate(window or []):
+        save_file({k: v.contiguous() for k, v in earlier.items()}, str(epoch_dir / f"window-{index}.safetensors"))
     tensors, plain = _flatten_optimizer(optimizer.state_dict())
     tensors["torch_rng"] = torch.get_rng_state()
     save_file(tensors, str(epoch_dir / "optimizer.safetensors"))
@@ -116,6 +121,7 @@ def save_epoch(
         **progress,
         "epoch_dir": epoch_dir.name,
         "optimizer": plain,
+        "window": len(window or []),
         "rng": _jsonable(rng.getstate()),
         "python_rng": _jsonable(random.getstate()),
     }
@@ -129,7 +135,8 @@ def save_epoch(
 def load_epoch(
     staging: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rng: random.Random
 ) -> dict[str, Any]:
-    """Restore what ``save_epoch`` wrote; returns its ``progress``."""
+    """Restore what ``save_epoch`` wrote; returns its ``progress``, with the averaging
+    window's weights (oldest first) under ``"window"``."""
     if not (staging / STATE_FILE).is_file():
         raise TaggerError(f"{staging}: no completed epoch to resume from")
     state = read_json_object(staging / STATE_FILE)
@@ -140,6 +147,7 @@ def load_epoch(
     optimizer.load_state_dict(_unflatten_optimizer(tensors, state.pop("optimizer")))
     rng.setstate(_tuples(state.pop("rng")))
     random.setstate(_tuples(state.pop("python_rng")))
+    state["window"] = [load_file(str(epoch_dir / f"window-{i}.safetensors")) for i in range(state.get("window", 0))]
     return state
 
 

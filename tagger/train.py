@@ -315,6 +315,9 @@ def _train(
         card_info = state["data"]
         log(f"resuming after epoch {done} (best dev {best_score:.4f} at epoch {best_epoch})")
     recent: deque[dict[str, torch.Tensor]] = deque(maxlen=max(tc.average_last, 1))
+    if resume and tc.average_last > 1:  # the window as it was at the stop: earlier epochs, then the last
+        recent.extend(state["window"])
+        recent.append({k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0 / (1.0 + tc.lr_decay * epoch))
     with warnings.catch_warnings():  # stepping a restored schedule before any optimizer step is intended
         warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step\\(\\)` before", UserWarning)
@@ -398,7 +401,8 @@ def _train(
             progress_state = {"epoch": epoch, "history": history, "best_score": best_score}
             progress_state |= {"best_epoch": best_epoch, "stale": stale, "data": card_info}
             progress_state["final_fit"] = None if final_fit is None else dataclasses.asdict(final_fit)
-            runstate.save_epoch(staging, model, optimizer, rng, progress_state)
+            # the earlier epochs of the averaging window (the last entry is the model itself)
+            runstate.save_epoch(staging, model, optimizer, rng, progress_state, list(recent)[:-1])
             finished = stale >= tc.patience
             if finished:
                 log(f"no dev improvement for {tc.patience} epochs; stopping")

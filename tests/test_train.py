@@ -183,6 +183,34 @@ def test_resume_continues_exactly_where_the_run_stopped(ner_file: Path, tmp_path
     assert not (tmp_path / ".m.training").exists()  # a finished run leaves nothing to resume
 
 
+def test_a_resumed_run_averages_the_same_epochs_as_an_uninterrupted_one(ner_file: Path, tmp_path: Path) -> None:
+    """The weights of the epochs before the stop are part of the last epochs' average:
+    a run stopped at epoch 5 of 6 must still average epochs 4-6 into the same model."""
+    config = tiny_config()
+    config.train.epochs = 6
+    config.train.patience = 6
+    config.train.average_last = 3
+    train(ner_file, ner_file, tmp_path / "whole", config, log=lambda _: None, progress=False)
+    calls: list[str] = []
+    train(
+        ner_file,
+        ner_file,
+        tmp_path / "m",
+        config,
+        log=calls.append,
+        progress=False,
+        should_stop=lambda: len([c for c in calls if c.startswith("epoch")]) == 5,
+    )
+    from tagger.train import resume_arguments
+
+    train_path, dev_path, saved, embeddings, _ = resume_arguments(tmp_path / "m")
+    train(train_path, dev_path, tmp_path / "m", saved, embeddings, log=lambda _: None, progress=False, resume=True)
+    whole, resumed = checkpoint.load(tmp_path / "whole"), checkpoint.load(tmp_path / "m")
+    assert resumed.metrics["averaged"]["epochs"] == whole.metrics["averaged"]["epochs"] == [4, 5, 6]
+    for name, tensor in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed.model.state_dict()[name], tensor, rtol=1e-5, atol=1e-6)
+
+
 def test_a_killed_retrain_leaves_the_previous_model_loadable(ner_file: Path, tmp_path: Path) -> None:
     import subprocess
     import sys
