@@ -57,19 +57,34 @@ def recover(output: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def publish(files: Path, output: Path) -> None:
-    """Make directory ``files`` the model directory ``output``, replacing it whole."""
+    """Make directory ``files`` the model directory ``output``, replacing it whole.
+
+    The new files reach the disk before the rename that makes them the model: without
+    that, a power cut soon after could leave the renamed directory with empty files
+    (file systems may order the rename before the data), losing the model it replaced."""
+    for path in files.iterdir():
+        _fsync(path)
+    _fsync(files)
     if not output.exists():
         files.rename(output)
-        return
-    if _exchange(files, output):
+    elif _exchange(files, output):
         shutil.rmtree(files)
-        return
-    old = output.parent / f".{output.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    output.rename(old)
-    files.rename(output)
-    shutil.rmtree(old)
+    else:
+        old = output.parent / f".{output.name}.old"
+        shutil.rmtree(old, ignore_errors=True)
+        output.rename(old)
+        files.rename(output)
+        shutil.rmtree(old)
+    _fsync(output.parent)  # the rename itself
 
 
 def _flatten_optimizer(state: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 import torch
 
 from tagger import runstate
@@ -24,6 +25,27 @@ def test_publishing_replaces_a_model_directory_whole(tmp_path: Path) -> None:
     (tmp_path / "m").rename(tmp_path / "elsewhere")
     runstate.recover(tmp_path / "m")
     assert (tmp_path / "m").is_dir() and not (tmp_path / ".m.old").exists()
+
+
+def test_publishing_syncs_the_new_files_before_they_replace_the_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Data first, rename after: else a power cut can leave the new names on empty files."""
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "model.safetensors").write_text("new")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "model.safetensors").write_text("old")
+    synced: list[tuple[str, str]] = []  # (path synced, what the model directory held then)
+    real_fsync = runstate._fsync
+
+    def record(path: Path) -> None:
+        synced.append((str(path.relative_to(tmp_path)), (tmp_path / "m" / "model.safetensors").read_text()))
+        real_fsync(path)
+
+    monkeypatch.setattr(runstate, "_fsync", record)
+    runstate.publish(tmp_path / "new", tmp_path / "m")
+    assert synced[:2] == [("new/model.safetensors", "old"), ("new", "old")]
+    assert synced[-1] == (".", "new")  # then the directory holding the rename
 
 
 def test_epoch_state_round_trips_model_optimizer_and_random_generators(tmp_path: Path) -> None:
