@@ -84,7 +84,9 @@ if [[ $what == all || $what == ner ]]; then
   "$TAGGER" export-onnx models/ner-en-conll03
 fi
 if [[ $what == all || $what == pos ]]; then
-  # 2026-12-02 ran seed 1 of the recipe only (a second seed was stopped for time).
+  # 2026-12-02 ran seed 1 of the recipe (and shipped its final fit); 2026-12-03 ran seeds
+  # 2 and 3 and added them to the card without reshipping: scripts/add_seed_runs.py
+  # models/pos-en-ewt --recipe "<the shipped recipe's row name>" runs/pos-v200k-vd25-seed[23]
   for seed in 1 2 3; do pos "pos-v200k-vd25-seed$seed" --seed "$seed"; done
   for seed in 1 2 3; do pos "pos-ctx0-seed$seed" --seed "$seed" "${BEFORE[@]}"; done
   pos pos-ctx1-seed1 --seed 1 --context-sentences 1 "${BEFORE[@]}"
