@@ -22,11 +22,9 @@ from tagger.config import FORMAT_VERSION, Config
 from tagger.crf import transition_constraints
 from tagger.errors import ModelDirError
 from tagger.model import SequenceTagger
-from tagger.modelfiles import ModelFiles, inside, read_model_files
+from tagger.modelfiles import HALF_PRECISION, ModelFiles, inside, read_model_files
 from tagger.tags import TagScheme
 from tagger.vocab import Vocab
-
-HALF_PRECISION = ("word_embed.weight",)  # the big table; stored as float16 to keep models small
 
 
 @dataclass(kw_only=True)

@@ -14,6 +14,8 @@ from tagger.errors import ModelDirError, TaggerError
 from tagger.tags import TagScheme
 from tagger.vocab import Vocab
 
+HALF_PRECISION = ("word_embed.weight",)  # the big table; stored as float16 to keep models small
+
 
 @dataclass
 class ModelFiles:

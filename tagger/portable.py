@@ -27,7 +27,7 @@ from tagger.charcache import CharVectorCache
 from tagger.crf_decode import constraint_masks, marginals, penalised, viterbi
 from tagger.device import inference_threads
 from tagger.errors import ModelDirError, TaggerError
-from tagger.modelfiles import ModelFiles, inside, read_model_files
+from tagger.modelfiles import HALF_PRECISION, ModelFiles, inside, read_model_files
 from tagger.vocab import CASINGS
 
 ONNX_FILE = "recurrent.onnx"
@@ -155,8 +155,15 @@ class PortableModel(ModelFiles):
         weights_path = inside(files.path / "model.safetensors")
         try:
             # The recurrent layers and the output layer live in the export; keep the rest.
+            # The word table stays as stored (float16): only its looked-up rows are widened,
+            # exactly, by the concatenation in ``decode``; widened whole it would take
+            # twice the memory (40 MB for 200k words of 50), in every worker.
             tensors = load_file(str(weights_path))
-            weights = {k: v.astype(np.float32) for k, v in tensors.items() if not k.startswith(_IN_EXPORT)}
+            weights = {
+                k: v if k in HALF_PRECISION else v.astype(np.float32)
+                for k, v in tensors.items()
+                if not k.startswith(_IN_EXPORT)
+            }
         except (SafetensorError, OSError) as exc:
             raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
         session = OnnxSession(files.path, file)  # checks that the export matches these weights
@@ -251,7 +258,7 @@ class PortableModel(ModelFiles):
             grid = np.zeros((*batch.words.shape, per_word.shape[1]), dtype=np.float32)  # (B, T, Dc)
             grid[batch.mask] = per_word[batch.char_rows]
             parts.append(grid)
-        features = np.concatenate(parts, axis=2)  # (B, T, D)
+        features = np.concatenate(parts, axis=2, dtype=np.float32)  # (B, T, D)
         assert self.session is not None
         scores = self.session(features, batch.lengths)  # (B, T, K)
         if self.crf_scores is not None:

@@ -202,6 +202,19 @@ def test_shipped_models_label_alike_on_both_backends(model: str) -> None:
             assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
 
 
+def test_the_word_table_stays_as_stored_so_each_worker_holds_half() -> None:
+    """The 200k-word table is stored in float16; widened to float32 at load it took 40 MB
+    per model in every worker. Only the rows looked up are widened (exactly)."""
+    import numpy as np
+
+    from tagger.portable import PortableModel
+
+    model = PortableModel.load(MODELS / "ner-en-conll03")
+    table = model.weights["word_embed.weight"]
+    assert table.dtype == np.float16 and table.nbytes == table.size * 2
+    assert all(v.dtype == np.float32 for k, v in model.weights.items() if k != "word_embed.weight")
+
+
 def test_tagging_on_the_onnx_backend_never_imports_torch(tmp_path: Path) -> None:
     """The point of the portable path: start-up without torch's import (a second)."""
     text = tmp_path / "in.txt"
