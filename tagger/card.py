@@ -81,8 +81,13 @@ def write_card(directory: Path) -> None:
     if isinstance(fit, dict):
         # The estimate first: the dev scores of a model trained on dev say nothing.
         lines += [
-            f"**Estimated {metric}: {fit['selection_dev']:.4f}**, the dev score of the selection run; "
-            'this model was then trained on train and dev (see "Final fit" below).',
+            f"**Estimated {metric}: {fit['selection_dev']:.4f}**, the "
+            + (
+                f"mean dev score of the {len(fit['runs'])} selection runs"
+                if fit.get("runs")
+                else "dev score of the selection run"
+            )
+            + '; this model was then trained on train and dev (see "Final fit" below).',
             "",
             "## Scores on the dev split (trained on: not an estimate)",
             "",
@@ -116,10 +121,16 @@ def write_card(directory: Path) -> None:
             "",
             "## Final fit: dev was trained on",
             "",
-            f"This model was trained on train **and dev** for {fit['epochs']} epochs, the best epoch of the "
-            f"selection run `{fit['selection']}`, with the same configuration. The dev scores above are on "
-            "data it was trained on and estimate nothing; the estimate is the selection run's dev score: "
-            f"**{fit['selection_dev']:.4f}**.",
+            f"This model was trained on train **and dev** for {fit['epochs']} epochs, "
+            + (
+                f"the median best epoch of the selection runs {', '.join(f'`{r}`' for r in fit['runs'])} "
+                f"(best at epochs {', '.join(str(e) for e in fit['best_epochs'])}), with their configuration. "
+                if fit.get("runs")
+                else f"the best epoch of the selection run `{fit['selection']}`, with the same configuration. "
+            )
+            + "The dev scores above are on data it was trained on and estimate nothing; the estimate is the "
+            + ("selection runs' mean dev score" if fit.get("runs") else "selection run's dev score")
+            + f": **{fit['selection_dev']:.4f}**.",
         ]
     casing = metrics.get("dev_casing")
     if isinstance(casing, dict):

@@ -101,7 +101,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if getattr(args, "cfg__data__format", None) is None and not args.config and train_path.endswith(".conllu"):
             config.data.format = "conllu"  # the file's name says so; --format still wins
         if args.final_fit:  # the selection run's configuration, the flags given here on top
-            final_fit, config = final_fit_from(args.final_fit)
+            final_fit, config = final_fit_from(*args.final_fit)
             _apply_flags(config, args)
     set_threads(config.train.threads)
     with _stop_flag(signal.SIGTERM, signal.SIGINT) as stopped:
@@ -320,8 +320,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--final-fit",
         metavar="SELECTION_DIR",
+        nargs="+",
         help="train on --train and --dev together for the best epoch count of the finished run SELECTION_DIR, "
-        "with its configuration; the card reports that run's dev score",
+        "with its configuration; the card reports that run's dev score. Several runs (seeds of one recipe): "
+        "their median best epoch, their mean dev score",
     )
     p.add_argument("--embeddings", help="GloVe-format vectors (.txt or .txt.gz)")
     p.add_argument("--config", help="JSON, TOML or YAML config file")

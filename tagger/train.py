@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import random
 import shutil
+import statistics
 import time
 import warnings
 from collections import deque
@@ -130,7 +131,16 @@ def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, 
     state = read_json_object(staging / runstate.STATE_FILE)
     data = state.get("data", {})
     config = Config.from_dict({k: saved[k] for k in ("model", "train", "data")}, str(staging / "config.json"))
-    fit = FinalFit(**state["final_fit"]) if isinstance(state.get("final_fit"), dict) else None
+    saved_fit = state.get("final_fit")
+    fit = None
+    if isinstance(saved_fit, dict):
+        fit = FinalFit(
+            str(saved_fit["selection"]),
+            int(saved_fit["epochs"]),
+            float(saved_fit["selection_dev"]),
+            tuple(saved_fit.get("runs", ())),  # JSON made the tuples lists; older states have neither
+            tuple(saved_fit.get("best_epochs", ())),
+        )
     return str(data["train"]), str(data["dev"]), config, data.get("embeddings") or None, fit
 
 
@@ -459,25 +469,62 @@ def _train(
 
 @dataclass(frozen=True)
 class FinalFit:
-    """What a final fit takes from its selection run."""
+    """What a final fit takes from its selection runs (one, or several seeds of one recipe)."""
 
-    selection: str  # the selection run's model directory
-    epochs: int  # its best epoch: the final fit trains exactly this long
-    selection_dev: float  # its dev score, the estimate the final model's card reports
+    selection: str  # the (first) selection run's model directory: its configuration is used
+    epochs: int  # the median of their best epochs: the final fit trains exactly this long
+    selection_dev: float  # their mean dev score, the estimate the final model's card reports
+    runs: tuple[str, ...] = ()  # every selection run, where there were several
+    best_epochs: tuple[int, ...] = ()  # their best epochs, in the same order
 
 
-def final_fit_from(selection: str | Path) -> tuple[FinalFit, Config]:
-    """The epochs and dev score of a finished selection run, and its configuration."""
-    path = Path(selection)
+def _selection_run(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """metrics.json and config.json of a finished selection run."""
     metrics = read_json_object(path / "metrics.json")
     raw = read_json_object(path / "config.json")
     if not isinstance(metrics.get("best_epoch"), int) or not isinstance(metrics.get("dev"), dict):
         raise TaggerError(f"{path}: not a finished training run (metrics.json has no best_epoch and dev scores)")
     if metrics.get("trained_on_dev"):
         raise TaggerError(f"{path}: is itself a final fit; give the selection run it came from")
-    config = Config.from_dict({k: raw[k] for k in ("model", "train", "data")}, str(path / "config.json"))
-    fit = FinalFit(str(path), int(metrics["best_epoch"]), float(metrics["dev"]["main"]))
-    return fit, config
+    return metrics, raw
+
+
+def _settings_but_seed(raw: dict[str, Any]) -> dict[str, Any]:
+    return {k: {f: v for f, v in raw[k].items() if (k, f) != ("train", "seed")} for k in ("model", "train", "data")}
+
+
+def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:
+    """The epochs and dev score of finished selection runs, and their configuration.
+
+    With several runs (seeds of one recipe) the epoch count is their median best epoch:
+    one seed's best epoch is itself noisy (the shipped recipe's seeds were best at
+    epochs 12, 15 and 16 on EWT), and the count should belong to the recipe, not to
+    one seed. The runs must agree on every setting but the seed."""
+    if not selections:
+        raise TaggerError("--final-fit needs at least one selection run")
+    paths = [Path(s) for s in selections]
+    runs = [_selection_run(path) for path in paths]
+    first_settings = _settings_but_seed(runs[0][1])
+    for path, (_, raw) in zip(paths[1:], runs[1:], strict=True):
+        settings = _settings_but_seed(raw)
+        differing = [
+            f"{k}.{f}"
+            for k in first_settings
+            for f in sorted(set(first_settings[k]) | set(settings[k]))
+            if first_settings[k].get(f) != settings[k].get(f)
+        ]
+        if differing:
+            raise TaggerError(
+                f"{path}: not a seed of the recipe of {paths[0]}: its config.json differs in {', '.join(differing)}"
+            )
+    raw = runs[0][1]
+    config = Config.from_dict({k: raw[k] for k in ("model", "train", "data")}, str(paths[0] / "config.json"))
+    best = [int(metrics["best_epoch"]) for metrics, _ in runs]
+    dev = statistics.mean(float(metrics["dev"]["main"]) for metrics, _ in runs)
+    if len(paths) == 1:
+        return FinalFit(str(paths[0]), best[0], dev), config
+    epochs = int(statistics.median_low(best))  # an epoch some run was best at
+    return FinalFit(str(paths[0]), epochs, dev, tuple(str(p) for p in paths), tuple(best)), config
 
 
 def _average_into(model: torch.nn.Module, states: Sequence[dict[str, torch.Tensor]]) -> None:

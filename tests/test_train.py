@@ -325,6 +325,72 @@ def test_final_fit_trains_on_train_and_dev_for_the_selected_epochs(ner_file: Pat
     assert main([*args, "--final-fit", str(tmp_path / "fit")]) == 2  # a final fit is no selection run
 
 
+def _finished_run(directory: Path, best_epoch: int, dev: float, seed: int, **model: object) -> Path:
+    config = Config()
+    config.train.seed = seed
+    for key, value in model.items():
+        setattr(config.model, key, value)
+    directory.mkdir()
+    checkpoint.write_json(directory / "config.json", config.to_dict())
+    checkpoint.write_json(directory / "metrics.json", {"best_epoch": best_epoch, "dev": {"main": dev}})
+    return directory
+
+
+def test_a_final_fit_from_several_seeds_takes_their_median_epoch_and_mean_dev(tmp_path: Path) -> None:
+    from tagger.train import final_fit_from
+
+    runs = [_finished_run(tmp_path / f"s{i}", e, d, i) for i, (e, d) in enumerate([(12, 0.96), (16, 0.97), (15, 0.95)])]
+    fit, config = final_fit_from(*runs)
+    assert (fit.epochs, fit.best_epochs, fit.runs) == (15, (12, 16, 15), tuple(str(r) for r in runs))
+    assert fit.selection_dev == pytest.approx(0.96) and fit.selection == str(runs[0])
+    assert config.train.seed == 0  # the first run's configuration
+    two, _ = final_fit_from(runs[0], runs[1])
+    assert two.epochs == 12  # an epoch one of them was best at, not 14
+    one, _ = final_fit_from(runs[1])
+    assert (one.epochs, one.runs, one.selection_dev) == (16, (), 0.97)
+
+
+def test_a_final_fit_refuses_runs_of_different_recipes(tmp_path: Path) -> None:
+    from tagger.errors import TaggerError
+    from tagger.train import final_fit_from
+
+    a = _finished_run(tmp_path / "a", 12, 0.96, 1)
+    b = _finished_run(tmp_path / "b", 14, 0.96, 2, hidden_size=64, num_layers=1)
+    with pytest.raises(TaggerError, match=r"b: not a seed of the recipe of .*a: .*differs in model.hidden_size, "):
+        final_fit_from(a, b)
+
+
+def test_final_fit_from_several_runs_through_the_command(ner_file: Path, tmp_path: Path) -> None:
+    from tagger.cli import main
+    from tagger.train import resume_arguments
+
+    config = tiny_config()
+    config.train.epochs = 4
+    config.train.patience = 4
+    best = []
+    for seed in (1, 2, 3):
+        config.train.seed = seed
+        best.append(train(ner_file, ner_file, tmp_path / f"s{seed}", config, log=lambda _: None, progress=False))
+    expected = sorted(r.best_epoch for r in best)[1]
+    args = ["train", "--train", str(ner_file), "--dev", str(ner_file), "--output", str(tmp_path / "fit"), "--quiet"]
+    assert main([*args, "--final-fit", *(str(tmp_path / f"s{seed}") for seed in (1, 2, 3))]) == 0
+    metrics = json.loads((tmp_path / "fit" / "metrics.json").read_text())
+    assert metrics["epochs_run"] == expected and metrics["final_fit"]["best_epochs"] == [r.best_epoch for r in best]
+    card = (tmp_path / "fit" / "README.md").read_text()
+    assert f"for {expected} epochs, the median best epoch of the selection runs `{tmp_path / 's1'}`" in card
+    assert "mean dev score of the 3 selection runs" in card
+    # An interrupted final fit of several runs resumes as one.
+    staging = tmp_path / ".fit.training"
+    staging.mkdir()
+    checkpoint.write_json(staging / "config.json", json.loads((tmp_path / "fit" / "config.json").read_text()))
+    (staging / "vocab.json").write_text((tmp_path / "fit" / "vocab.json").read_text())
+    checkpoint.write_json(staging / "state.json", {"data": metrics["data"], "final_fit": metrics["final_fit"]})
+    resumed = resume_arguments(tmp_path / "fit")[4]
+    assert resumed is not None and resumed.epochs == expected
+    assert resumed.runs == tuple(str(tmp_path / f"s{seed}") for seed in (1, 2, 3))
+    assert resumed.best_epochs == tuple(r.best_epoch for r in best)
+
+
 def test_split_holdout_keeps_whole_documents_apart() -> None:
     from tagger.train import split_holdout
 
