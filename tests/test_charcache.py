@@ -117,3 +117,30 @@ def test_labeler_never_serves_vectors_of_older_weights() -> None:
     want = [t.labels["pos-en-ewt"].score for s in plain.tag(text)[0].sentences for t in s]
     assert after == pytest.approx(want, abs=1e-5)
     assert after != pytest.approx(before, abs=1e-3)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_no_vectors_of_older_weights_after_a_training_step(optimizer: str) -> None:
+    """Training scores dev after each epoch through a labeler with this cache: the fused
+    step training takes leaves the weights' version counters as they were, and vectors
+    of the first epoch's character encoder were served to every later epoch's dev score
+    (so early stopping and the best epoch were chosen on wrong scores)."""
+    from tagger.config import TrainConfig
+    from tagger.train import make_optimizer
+
+    cached = Tagger.load(MODELS / "pos-en-ewt", device="cpu", backend="torch")
+    loaded = cached.models["pos-en-ewt"]
+    plain = Tagger(Labeler([loaded], torch.device("cpu"), char_cache=0))  # the same model object
+    text = ["Colorless green ideas sleep furiously in Xyzzyville."]
+    before = [t.labels["pos-en-ewt"].score for s in cached.tag(text)[0].sentences for t in s]
+    encoder = loaded.model.char_encoder
+    assert encoder is not None
+    params = list(encoder.parameters())
+    step = make_optimizer(params, TrainConfig(optimizer=optimizer, lr=0.5))  # type: ignore[arg-type]
+    for p in params:
+        p.grad = torch.ones_like(p)
+    step.step()
+    after = [t.labels["pos-en-ewt"].score for s in cached.tag(text)[0].sentences for t in s]
+    want = [t.labels["pos-en-ewt"].score for s in plain.tag(text)[0].sentences for t in s]
+    assert after != pytest.approx(before, abs=1e-3)  # the step changed the scores
+    assert after == pytest.approx(want, abs=1e-5)
