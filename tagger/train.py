@@ -494,8 +494,12 @@ def _selection_run(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return metrics, raw
 
 
+# Settings seeds of one recipe may differ in: the seed, and where and how fast they ran.
+SEED_ONLY = {("train", "seed"), ("train", "threads"), ("train", "device")}
+
+
 def _settings_but_seed(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: {f: v for f, v in raw[k].items() if (k, f) != ("train", "seed")} for k in ("model", "train", "data")}
+    return {k: {f: v for f, v in raw[k].items() if (k, f) not in SEED_ONLY} for k in ("model", "train", "data")}
 
 
 def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:

@@ -358,6 +358,11 @@ def test_a_final_fit_refuses_runs_of_different_recipes(tmp_path: Path) -> None:
     b = _finished_run(tmp_path / "b", 14, 0.96, 2, hidden_size=64, num_layers=1)
     with pytest.raises(TaggerError, match=r"b: not a seed of the recipe of .*a: .*differs in model.hidden_size, "):
         final_fit_from(a, b)
+    c = _finished_run(tmp_path / "c", 14, 0.96, 3)
+    raw = json.loads((c / "config.json").read_text())
+    raw["train"]["threads"] = 8  # run elsewhere: the same recipe
+    (c / "config.json").write_text(json.dumps(raw))
+    assert final_fit_from(a, c)[0].best_epochs == (12, 14)
 
 
 def test_final_fit_from_several_runs_through_the_command(ner_file: Path, tmp_path: Path) -> None:
