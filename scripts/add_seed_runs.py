@@ -21,7 +21,7 @@ from tagger.card import write_card
 from tagger.checkpoint import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from collect_seeds import score_run, summarise
+from collect_seeds import score_run, seed_table, summarise
 
 
 def merge_runs(recipe: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def selection_seeds(recipe: dict[str, Any], selection: str) -> list[dict[str, An
     """The seed table, where ``recipe`` holds the run the model was selected from."""
     if not any(row["run"] == selection for row in recipe["runs"]):
         return None
-    return [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in recipe["runs"]]
+    return seed_table(recipe["runs"])
 
 
 def main() -> None:

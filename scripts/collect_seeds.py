@@ -58,6 +58,11 @@ def score_run(run: Path) -> dict[str, Any] | None:
     return row
 
 
+def seed_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The card's seed table (metrics.json "seeds") from a recipe's scored runs."""
+    return [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in rows]
+
+
 def summarise(name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     summary: dict[str, Any] = {"name": name, "runs": rows}
     for key in [f"dev_{c}" for c in CASINGS] + ["holdout"]:
@@ -107,7 +112,7 @@ def main() -> None:
         rows = [r for r in (score_run(Path(run)) for run in sorted(runs)) if r is not None]
         recipes.append(summarise(name, rows))
         if any(Path(r["run"]).resolve() == selection for r in rows):
-            seeds = [{"seed": r["seed"], "dev_main": r["dev_as-is"], "best_epoch": r["best_epoch"]} for r in rows]
+            seeds = seed_table(rows)
     for name, directory in args.reference:
         row = score_run(Path(directory))
         if row is None:
