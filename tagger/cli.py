@@ -204,7 +204,6 @@ def _need_torch(command: str) -> None:
 
 
 def cmd_export_onnx(args: argparse.Namespace) -> int:
-    _need_torch("export-onnx")
     from tagger.onnx_backend import export
 
     for model in args.models:

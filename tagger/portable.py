@@ -24,6 +24,7 @@ from safetensors.numpy import load_file
 
 from tagger.batching import Arrays
 from tagger.charcache import CharVectorCache
+from tagger.config import ModelConfig
 from tagger.crf_decode import constraint_masks, marginals, penalised, viterbi
 from tagger.device import inference_threads
 from tagger.errors import ModelDirError, TaggerError
@@ -34,6 +35,16 @@ ONNX_FILE = "recurrent.onnx"
 INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
 WEIGHTS_KEY = "model.safetensors.sha256"
 _IN_EXPORT = ("rnn.", "emit.")  # weights the ONNX graph holds, not read by NumPy
+
+
+def char_width(model: ModelConfig) -> int:
+    """Width of the character encoder's output; 0 without one."""
+    return {"cnn": model.char_hidden, "lstm": 2 * model.char_hidden}.get(model.char_encoder, 0)
+
+
+def feature_width(model: ModelConfig) -> int:
+    """Features per token that the recurrent stack reads: word, casing, characters."""
+    return model.word_dim + max(model.casing_dim, 0) + char_width(model)
 
 
 class StaleExportError(ModelDirError):
@@ -204,7 +215,7 @@ class PortableModel(ModelFiles):
                 problems.append(f"{key} missing")
             elif tuple(found.shape) != shape:
                 problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
-        width = m.word_dim + (m.casing_dim if m.casing_dim > 0 else 0) + self.char_dim
+        width = feature_width(m)
         if self.session is not None and self.session.width not in (None, width):
             problems.append(f"{self.session.path.name} reads {self.session.width} features, config implies {width}")
         if problems:
@@ -213,8 +224,7 @@ class PortableModel(ModelFiles):
     @property
     def char_dim(self) -> int:
         """Width of the character encoder's output; 0 without one."""
-        m = self.config.model
-        return {"cnn": m.char_hidden, "lstm": 2 * m.char_hidden}.get(m.char_encoder, 0)
+        return char_width(self.config.model)
 
     def char_vectors(self, chars: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Character vectors (N, Dc) of words given as char ids (N, L) and lengths (N,)."""

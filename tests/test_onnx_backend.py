@@ -1,5 +1,5 @@
-"""The onnx backend: the padded twin equals the packed model, the export runs under
-ONNX Runtime with the same labels, and a stale or missing export is a clear error."""
+"""The onnx backend: the exported graph scores like the packed model, the export runs
+under ONNX Runtime with the same labels, and a stale or missing export is a clear error."""
 
 from __future__ import annotations
 
@@ -20,18 +20,10 @@ from tagger.config import ModelConfig
 from tagger.errors import ModelDirError, TaggerError
 from tagger.labeler import Labeler, _resolve_backend
 from tagger.model import SequenceTagger
-from tagger.onnx_backend import INT8_FILE, ONNX_FILE, PaddedRecurrent, reverse_within_lengths
+from tagger.portable import INT8_FILE, ONNX_FILE
 from tests.conftest import MODELS, ROOT
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install '.[onnx]')")
-
-
-def test_reverse_within_lengths_leaves_padding_and_undoes_itself() -> None:
-    x = torch.arange(8.0).reshape(2, 4, 1)  # rows 0..3 and 4..7
-    lengths = torch.tensor([3, 4])
-    flipped = reverse_within_lengths(x, lengths)
-    assert flipped.squeeze(2).tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
-    assert torch.equal(reverse_within_lengths(flipped, lengths), x)
 
 
 @pytest.mark.parametrize(
@@ -40,13 +32,23 @@ def test_reverse_within_lengths_leaves_padding_and_undoes_itself() -> None:
         {"cell": "lstm", "num_layers": 2},
         {"cell": "gru", "num_layers": 1},
         {"cell": "rnn", "num_layers": 3, "bidirectional": False},
+        {"cell": "rnn", "num_layers": 1, "rnn_nonlinearity": "relu"},
+        {"cell": "lstm", "num_layers": 1, "bidirectional": False},
     ],
-    ids=lambda o: f"{o['cell']}-{o['num_layers']}",
+    ids=lambda o: f"{o['cell']}-{o['num_layers']}-{o.get('rnn_nonlinearity', '')}{o.get('bidirectional', True)}",
 )
-def test_the_padded_twin_scores_like_the_packed_model(options: dict[str, object]) -> None:
+def test_the_onnx_graph_scores_like_the_packed_model(options: dict[str, object]) -> None:
+    """The graph written from the weights alone, run by ONNX Runtime, against torch's
+    packed stack on sentences of mixed lengths in one padded batch."""
+    from tagger.onnx_graph import recurrent_graph
+
     torch.manual_seed(0)
     config = ModelConfig(word_dim=6, hidden_size=5, char_encoder="none", casing_dim=2, **options)  # type: ignore[arg-type]
     model = SequenceTagger(config, num_words=10, num_chars=4, num_labels=3).eval()
+    with torch.no_grad():  # biases away from zero, so a gate in the wrong place shows
+        for name, param in model.named_parameters():
+            if "bias" in name:
+                param.uniform_(-1, 1)
     rng = random.Random(0)
     sentences = [[rng.choice("abcdef") for _ in range(rng.randint(1, 9))] for _ in range(12)]
     from tagger.vocab import build_vocab
@@ -55,8 +57,15 @@ def test_the_padded_twin_scores_like_the_packed_model(options: dict[str, object]
     batch = encode(sentences, vocab, 8)
     with torch.inference_mode():
         packed = model.emissions(batch)
-        padded = PaddedRecurrent(model)(model.features(batch), batch.lengths)
-    assert torch.allclose(packed[batch.mask], padded[batch.mask], atol=1e-5)
+        features = model.features(batch).numpy()
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    session = ort.InferenceSession(
+        recurrent_graph(weights, config).SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    (scores,) = session.run(None, {"features": features, "lengths": batch.lengths.numpy()})
+    mask = batch.mask.numpy()
+    assert scores.shape == tuple(packed.shape)
+    assert scores[mask] == pytest.approx(packed[batch.mask].numpy(), abs=1e-5)
 
 
 def _exported(model_dir: Path) -> Path:
@@ -119,13 +128,46 @@ def test_without_torch_the_commands_that_need_it_say_so(
     from tagger.cli import main
 
     monkeypatch.setitem(sys.modules, "torch", None)
-    for command in (["export-onnx", str(model_dir)], ["train", "--train", "x", "--dev", "y", "--output", "z"]):
+    for command in (["train", "--train", "x", "--dev", "y", "--output", "z"], ["evaluate", str(model_dir), "x"]):
         assert main(command) == 2
         name = command[0]
         assert (
             capsys.readouterr().err
             == f"error: {name} needs torch, which is not installed here (pip install torch==2.13.0)\n"
         )
+
+
+def test_export_needs_no_torch_and_its_graph_labels_like_torch(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The torch-free image can export a model it was given without one."""
+    from tagger.cli import main
+
+    expected = Labeler.load(model_dir, device="cpu", backend="torch").label(SENTENCES)["m"]
+    with monkeypatch.context() as without_torch:
+        without_torch.setitem(sys.modules, "torch", None)  # `import torch` fails, as in the torch-free image
+        assert main(["export-onnx", str(model_dir)]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
+    got = Labeler.load(model_dir, device="cpu", backend="onnx").label(SENTENCES)["m"]
+    assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
+    for a, b in zip(expected, got, strict=True):
+        assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
+
+
+def test_export_of_weights_unlike_the_config_names_them(model_dir: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    from tagger.onnx_backend import export
+
+    weights = load_file(str(model_dir / "model.safetensors"))
+    del weights["rnn.weight_hh_l0"]
+    weights["emit.bias"] = weights["emit.bias"][:-1]
+    save_file(weights, str(model_dir / "model.safetensors"))
+    with pytest.raises(ModelDirError, match=r"model.safetensors: weights do not match config.json/vocab.json: ") as err:
+        export(model_dir)
+    assert "rnn.weight_hh_l0 missing" in str(err.value)
+    assert "emit.bias has shape" in str(err.value)
+    assert not (model_dir / ONNX_FILE).exists()
 
 
 def test_an_export_of_other_weights_is_refused(

@@ -1,0 +1,138 @@
+"""The recurrent stack and the output layer as an ONNX graph, written node by node from
+the safetensors weights: no torch, no tracing.
+
+Each layer is one native ONNX ``LSTM``, ``GRU`` or ``RNN`` node with ``sequence_lens``,
+so ONNX Runtime runs both directions of a layer in one kernel and the backward one
+starts at each sentence's own last token: padding never reaches a real token. The
+torch exporter cannot take packed sequences, so the earlier export traced a padded
+twin of the stack, one single-direction LSTM per direction with every sentence
+reversed within its length by gathers before and after it (4 LSTM nodes and some 200
+others for two layers). The same two layers as two bidirectional nodes give the same
+scores to the last bit on CoNLL-2003 dev and spend no time on the reversals
+(``README.md``, "Inference backends", has the measurements).
+
+Shapes: B sentences, T time steps, D input features, H hidden units per direction,
+K labels. ONNX Runtime's CPU kernels take time-major input only (``layout=0``), so
+the graph transposes once on the way in and once on the way out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from tagger.config import ModelConfig
+
+OPSET = 17
+IR_VERSION = 8  # the IR of opset 17: older ONNX Runtimes refuse newer IRs
+PREFIX = "rnn."  # the torch module's weight names: rnn.weight_ih_l{layer}{_reverse}, ...
+
+# torch's gate blocks, in the order ONNX wants them (torch LSTM: i f g o -> ONNX i o f c;
+# torch GRU: r z n -> ONNX z r h).
+_GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
+_OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
+
+
+def expected_shapes(model: ModelConfig, input_size: int, num_labels: int) -> dict[str, tuple[int, ...]]:
+    """The weights the graph is made of, with the shapes ``model`` implies."""
+    gates = len(_GATE_ORDER[model.cell]) * model.hidden_size
+    directions = 2 if model.bidirectional else 1
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(model.num_layers):
+        width = input_size if layer == 0 else model.hidden_size * directions
+        for suffix in _suffixes(model):
+            shapes[f"{PREFIX}weight_ih_l{layer}{suffix}"] = (gates, width)
+            shapes[f"{PREFIX}weight_hh_l{layer}{suffix}"] = (gates, model.hidden_size)
+            shapes[f"{PREFIX}bias_ih_l{layer}{suffix}"] = (gates,)
+            shapes[f"{PREFIX}bias_hh_l{layer}{suffix}"] = (gates,)
+    shapes["emit.weight"] = (num_labels, model.hidden_size * directions)
+    shapes["emit.bias"] = (num_labels,)
+    return shapes
+
+
+def _suffixes(model: ModelConfig) -> tuple[str, ...]:
+    return ("", "_reverse") if model.bidirectional else ("",)
+
+
+def _gates(matrix: np.ndarray, cell: str) -> np.ndarray:
+    """torch's stacked gate blocks (G * H, ...) reordered as ONNX stacks them."""
+    blocks = np.split(matrix, len(_GATE_ORDER[cell]), axis=0)
+    return np.concatenate([blocks[i] for i in _GATE_ORDER[cell]], axis=0)
+
+
+def recurrent_graph(weights: Mapping[str, np.ndarray], model: ModelConfig) -> onnx.ModelProto:
+    """features (B, T, D) float32 and lengths (B,) int64 -> label scores (B, T, K)."""
+    if model.cell not in _OP:
+        raise ValueError(f"unknown cell {model.cell!r}; expected lstm, gru or rnn")
+    hidden, directions = model.hidden_size, 2 if model.bidirectional else 1
+    input_size = weights[f"{PREFIX}weight_ih_l0"].shape[1]
+    num_labels = weights["emit.bias"].shape[0]
+    initializers: list[TensorProto] = []
+    nodes = [
+        helper.make_node("Transpose", ["features"], ["x0"], perm=[1, 0, 2]),  # (T, B, D)
+        helper.make_node("Cast", ["lengths"], ["sequence_lens"], to=TensorProto.INT32),
+    ]
+
+    def constant(name: str, value: np.ndarray) -> str:
+        initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    constant("time_batch_features", np.array([0, 0, directions * hidden], dtype=np.int64))
+    direction = "bidirectional" if directions == 2 else "forward"
+    attributes: dict[str, Any] = {"hidden_size": hidden, "direction": direction}
+    if model.cell == "gru":
+        attributes["linear_before_reset"] = 1  # torch applies the reset gate after the product
+    if model.cell == "rnn":
+        activation = "Relu" if model.identity_init or model.rnn_nonlinearity == "relu" else "Tanh"
+        attributes["activations"] = [activation] * directions
+    x = "x0"
+    for layer in range(model.num_layers):
+        names = [f"{PREFIX}{{}}_l{layer}{suffix}" for suffix in _suffixes(model)]
+        w = np.stack([_gates(weights[n.format("weight_ih")], model.cell) for n in names])  # (dirs, G*H, in)
+        r = np.stack([_gates(weights[n.format("weight_hh")], model.cell) for n in names])  # (dirs, G*H, H)
+        b = np.stack(
+            [
+                np.concatenate(
+                    [_gates(weights[n.format("bias_ih")], model.cell), _gates(weights[n.format("bias_hh")], model.cell)]
+                )
+                for n in names
+            ]
+        )  # (dirs, 2*G*H)
+        inputs = [
+            x,
+            constant(f"W{layer}", w.astype(np.float32)),
+            constant(f"R{layer}", r.astype(np.float32)),
+            constant(f"B{layer}", b.astype(np.float32)),
+            "sequence_lens",
+        ]
+        nodes.append(helper.make_node(_OP[model.cell], inputs, [f"y{layer}"], name=f"layer{layer}", **attributes))
+        # (T, dirs, B, H) -> (T, B, dirs, H) -> (T, B, dirs * H): forward then backward, as torch concatenates
+        nodes.append(helper.make_node("Transpose", [f"y{layer}"], [f"y{layer}_tb"], perm=[0, 2, 1, 3]))
+        nodes.append(helper.make_node("Reshape", [f"y{layer}_tb", "time_batch_features"], [f"x{layer + 1}"]))
+        x = f"x{layer + 1}"
+    emit_weight = constant("emit_weight", weights["emit.weight"].T.astype(np.float32))  # (dirs * H, K)
+    emit_bias = constant("emit_bias", weights["emit.bias"].astype(np.float32))
+    nodes += [
+        helper.make_node("Transpose", [x], ["hidden_states"], perm=[1, 0, 2]),  # (B, T, dirs * H)
+        helper.make_node("MatMul", ["hidden_states", emit_weight], ["logits"]),
+        helper.make_node("Add", ["logits", emit_bias], ["scores"]),  # (B, T, K)
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "recurrent",
+        [
+            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["B", "T", input_size]),
+            helper.make_tensor_value_info("lengths", TensorProto.INT64, ["B"]),
+        ],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["B", "T", num_labels])],
+        initializers,
+    )
+    proto = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="tagger", ir_version=IR_VERSION
+    )
+    onnx.checker.check_model(proto)
+    return proto
