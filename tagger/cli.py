@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import IO
 
 from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.config import SECTIONS, Config, load_config, set_field
@@ -246,6 +247,9 @@ def cmd_tag(args: argparse.Namespace) -> int:
     if args.workers < 0 or args.threads < 0:
         raise TaggerError("--workers and --threads take a positive number (0: the default)")
     input_format = args.input_format or format_from_name(args.input)
+    if "-" not in (args.input, args.output) and _same_file(args.input, args.output):
+        # Opening the output truncates it before the first record is read.
+        raise TaggerError(f"{args.output}: is the input file; write the output elsewhere")
     set_threads(args.threads)
     tagger = Tagger.load(
         args.model or default_model_paths(), device=args.device, batch_tokens=args.batch_tokens, backend=args.backend
@@ -266,9 +270,10 @@ def cmd_tag(args: argparse.Namespace) -> int:
             out = sys.stdout
         else:
             try:
-                out = stack.enter_context(open(args.output, "w", encoding="utf-8", newline="\n"))
+                out = open(args.output, "w", encoding="utf-8", newline="\n")  # noqa: SIM115 (closed below)
             except OSError as exc:
                 raise TaggerError(f"{args.output}: cannot write: {exc.strerror}") from None
+            stack.callback(_close_output, out, args.output)
         stats = tag_stream(
             tagger,
             source,
@@ -276,6 +281,7 @@ def cmd_tag(args: argparse.Namespace) -> int:
             name,
             input_format,
             args.output_format,
+            output_name="<stdout>" if args.output == "-" else args.output,
             skip_errors=args.skip_errors,
             workers=args.workers or default_workers(tagger.device),
             worker_threads=args.threads or 1,
@@ -295,6 +301,21 @@ def cmd_tag(args: argparse.Namespace) -> int:
         print(f"stopped by {name}; the output holds every document before the stop", file=sys.stderr)
         return EXIT_SIGTERM
     return 0
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet)
+        return False
+
+
+def _close_output(out: IO[str], name: str) -> None:
+    """Close the output; closing flushes what is left, which can fail as a write does."""
+    try:
+        out.close()
+    except OSError as exc:
+        raise TaggerError(f"{name}: cannot write: {exc.strerror}") from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 from tagger.corpus import Sentence
-from tagger.errors import TaggerError
+from tagger.errors import CorpusError, TaggerError
 from tagger.labeler import OUTPUT_SCHEME, Labeler
 from tagger.pipeline import Tagger, prepare
-from tagger.tags import TagScheme, convert, detect_scheme
+from tagger.tags import TagScheme, convert, detect_scheme, is_bio_tag
 
 
 def token_accuracy(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> float:
@@ -64,6 +64,21 @@ def score(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], spans: b
 Casing = Literal["as-is", "lower", "upper"]
 
 
+def _refuse_other_tags(sentences: Sequence[Sentence], model_name: str) -> None:
+    """Gold tags that are not entity tags (IO tags, a POS column) cannot be scored
+    against entity spans: name the first one and where it is."""
+    for sent in sentences:
+        for i, tag in enumerate(sent.tags):
+            if not is_bio_tag(tag):
+                line = sent.lines[i] if i < len(sent.lines) else 0
+                raise CorpusError(
+                    sent.source or "<input>",
+                    line,
+                    f"tag {tag!r} is not an entity tag (O, or B-, I-, E-, S- and a type), which {model_name} "
+                    "predicts; is this the column of entity tags (--tag-column)?",
+                )
+
+
 def evaluate(
     labeler: Labeler, model_name: str, sentences: Sequence[Sentence], casing: Casing = "as-is"
 ) -> dict[str, Any]:
@@ -75,6 +90,8 @@ def evaluate(
     spans = loaded.label_scheme != TagScheme.NONE
     gold = [s.tags for s in sentences]
     source = detect_scheme(gold)
+    if spans and source == TagScheme.NONE:
+        _refuse_other_tags(sentences, model_name)
     if spans and source != OUTPUT_SCHEME:  # compare in the labeler's output scheme; IOB2 gold stays as it is
         gold = [convert(t, source, OUTPUT_SCHEME) for t in gold]
     start = time.perf_counter()

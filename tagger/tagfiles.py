@@ -18,7 +18,7 @@ from typing import IO
 
 from tqdm import tqdm
 
-from tagger.errors import CorpusError
+from tagger.errors import CorpusError, TaggerError
 from tagger.io import InputFormat, OutputFormat, Record, make_writer, read_records
 from tagger.pipeline import PreparedDocument, Tagger, prepare
 from tagger.workers import OrderedRunner
@@ -81,6 +81,7 @@ def tag_stream(
     progress: bool = False,
     log: IO[str] = sys.stderr,
     should_stop: Callable[[], bool] = lambda: False,
+    output_name: str = "<output>",
 ) -> TagStats:
     """Tag every record of ``source``; raise ``CorpusError`` on the first bad record
     unless ``skip_errors`` (then report it on ``log`` and go on).
@@ -98,8 +99,11 @@ def tag_stream(
 
     def write(results: Sequence[tuple[str, int, int]]) -> None:
         for text, documents, tokens in results:
-            out.write(text)
-            out.flush()
+            try:
+                out.write(text)
+                out.flush()
+            except OSError as exc:  # a full disk, a closed pipe: what was flushed before stays
+                raise TaggerError(f"{output_name}: cannot write: {exc.strerror}") from None
             stats.documents += documents
             stats.tokens += tokens
             bar.update(documents)

@@ -65,9 +65,11 @@ class Token:
 # --------------------------------------------------------------------------------------
 
 # Separators: everything ``str.isspace`` accepts (``\s`` in a ``str`` pattern is the same
-# set) plus zero-width space / non-joiner / joiner, word joiner and BOM, which are
-# invisible and would otherwise glue words together or end up inside tokens.
-_SEP = r"\s\u200b-\u200d\u2060\ufeff"
+# set) plus zero-width space / non-joiner / joiner, word joiner and BOM, and the
+# bidirectional marks, embeddings and isolates (LRM, RLM, ALM, U+202A-U+202E,
+# U+2066-U+2069) that right-to-left text and copy-paste leave around words: all are
+# invisible and would otherwise glue words together or become tokens of their own.
+_SEP = r"\s\u200b-\u200f\u061c\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 
 # C0/C1 control characters that are not whitespace: dropped, never a token.
 _CTRL = r"\x00-\x1f\x7f-\x9f"
@@ -118,10 +120,12 @@ def _mark_codepoints() -> list[int]:
 
 _MARKS = _class_from(_mark_codepoints())  # combining marks (class contents)
 
-# One word character: ``\w`` (letters, digits, ``_``) minus CJK, or a combining mark.
+# One word character: ``\w`` (letters, digits, ``_``) minus CJK, a combining mark, or a
+# soft hyphen (U+00AD, an invisible hyphenation point that word processors and PDFs
+# leave inside words: ``Mer\u00adkel`` is one word, looked up as ``Merkel``).
 # Boundary checks use plain ``\w``: they only differ next to a mark or CJK character,
 # and repeating the mark class in every lookaround would make the pattern slow to compile.
-_WORD = f"(?:[^\\W{_HAN}{_KANA}]|[{_MARKS}])"
+_WORD = f"(?:[^\\W{_HAN}{_KANA}]|[{_MARKS}\u00ad])"
 _NOT_AFTER_WORD = r"(?<!\w)"
 _NOT_BEFORE_WORD = r"(?!\w)"
 _APOS = "'’ʼ"

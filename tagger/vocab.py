@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -56,6 +57,16 @@ def casing(token: str) -> int:
     return CASINGS.index("other")
 
 
+def model_form(token: str) -> str:
+    """The spelling a model reads for a token: composed Unicode (NFC, so ``e`` plus a
+    combining acute is ``é``, as corpora and GloVe spell it) without soft hyphens.
+    Offsets and the token's text in the output stay as the input had them."""
+    if token.isascii():
+        return token
+    form = unicodedata.normalize("NFC", token).replace("\u00ad", "")
+    return form or token
+
+
 @dataclass
 class Vocab:
     """Index maps for words, characters and labels. Index 0 is padding, 1 unknown."""
@@ -79,7 +90,8 @@ class Vocab:
         if found is None:
             if len(self._features) >= 500_000:
                 self._features.clear()
-            found = (self.word_id(token), casing(token), self.char_ids(token, max_chars) or [1])
+            form = model_form(token)
+            found = (self.word_id(form), casing(form), self.char_ids(form, max_chars) or [1])
             self._features[key] = found
         return found
 
@@ -161,7 +173,7 @@ def build_vocab(
     """
     counts: Counter[str] = Counter()
     chars: Counter[str] = Counter()
-    for token in corpus_tokens:
+    for token in map(model_form, corpus_tokens):
         counts[token.lower() if lowercase else token] += 1
         chars.update(token)
     pretrained = set(pretrained_words)

@@ -295,3 +295,46 @@ def test_the_tagger_command_writes_every_record_before_its_quick_exit(tmp_path: 
         failed.returncode == 2
         and failed.stderr == f"error: {tmp_path / 'missing.txt'}: cannot read: No such file or directory\n"
     )
+
+
+@pytest.mark.parametrize("spelling", ["same", "dotted", "hard link"])
+def test_tag_refuses_to_write_its_output_over_its_input(tmp_path: Path, spelling: str) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Angela Merkel visited Paris.\n")
+    output = {"same": str(source), "dotted": str(tmp_path / "." / "in.txt"), "hard link": str(tmp_path / "link.txt")}
+    if spelling == "hard link":
+        (tmp_path / "link.txt").hardlink_to(source)
+    cmd = [sys.executable, "-m", "tagger", "tag", str(source), "--model", str(NER), "-o", output[spelling]]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr.strip() == f"error: {output[spelling]}: is the input file; write the output elsewhere"
+    assert source.read_text() == "Angela Merkel visited Paris.\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full on this system")
+def test_a_full_disk_while_tagging_is_a_one_line_error(tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Angela Merkel visited Paris.\n" * 50)
+    cmd = [sys.executable, "-m", "tagger", "tag", str(source), "--model", str(NER), "-o", "/dev/full", "--quiet"]
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stderr == "error: /dev/full: cannot write: No space left on device\n"
+
+
+@pytest.mark.parametrize(
+    ("data", "tag"),
+    [
+        (b"EU ORG\nrejects O\nGerman MISC\n\n", "ORG"),  # IO tags, no B-/I- prefix
+        (b"EU NNP B-NP B-ORG\nrejects VBZ B-VP O\n\n", "NNP"),  # --tag-column 1: the POS column
+    ],
+)
+def test_evaluate_on_tags_of_another_scheme_says_which_tag_and_where(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: bytes, tag: str
+) -> None:
+    path = tmp_path / "in.conll"
+    path.write_bytes(data)
+    extra = ["--tag-column", "1"] if tag == "NNP" else []
+    assert main(["evaluate", str(NER), str(path), *extra]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {path}:1: tag {tag!r} ")
+    assert "Traceback" not in err

@@ -372,3 +372,16 @@ def test_the_fast_path_agrees_with_one_scan_on_the_corpora() -> None:
     words = [line.split(" ", 1)[0] for line in lines if line and not line.startswith("-DOCSTART-")]
     text = " ".join(words)
     assert tokenize_words(text) == _one_scan(text)
+
+
+def test_a_soft_hyphen_stays_inside_its_word() -> None:
+    text = "Angela Mer\u00adkel visited Pa\u00adris."
+    assert [t.text for t in tokenize_words(text)] == ["Angela", "Mer\u00adkel", "visited", "Pa\u00adris", "."]
+
+
+@pytest.mark.parametrize("mark", ["\u200e", "\u200f", "\u061c", "\u202a", "\u202e", "\u2066", "\u2069"])
+def test_bidirectional_marks_are_never_tokens(mark: str) -> None:
+    text = f"{mark}Paris{mark} and {mark}Berlin"
+    tokens = tokenize_words(text)
+    assert [t.text for t in tokens] == ["Paris", "and", "Berlin"]
+    assert all(text[t.start : t.end] == t.text for t in tokens)

@@ -234,3 +234,18 @@ def test_sentence_casings_mark_single_case_sentences(tokens: list[str], expected
     names = (*CASINGS, "uncased")
     assert len(CASINGS) == UNCASED
     assert [names[c] for c in sentence_casings(tokens, [casing(t) for t in tokens])] == expected
+
+
+def test_decomposed_and_soft_hyphenated_spellings_are_looked_up_as_the_plain_word() -> None:
+    """Text from macOS file names or PDFs is often NFD (e + combining acute) and carries
+    soft hyphens; the model must see the word its vocabulary holds."""
+    import unicodedata
+
+    vocab = build_vocab(["Müller", "Gómez", "Merkel", "Müller", "Gómez", "Merkel"], ["O"], min_count=1)
+    for plain in ("Müller", "Gómez", "Merkel"):
+        assert vocab.word_id(plain) > 1
+        decomposed = unicodedata.normalize("NFD", plain)
+        assert decomposed != plain or plain == "Merkel"
+        assert vocab.token_ids(decomposed, 32) == vocab.token_ids(plain, 32)
+    assert vocab.token_ids("Mer\u00adkel", 32) == vocab.token_ids("Merkel", 32)
+    assert vocab.token_ids("\u00ad", 32)[0] == 1  # a lone soft hyphen is an unknown word, not an empty one

@@ -7,12 +7,18 @@ whole file, and a line with another count is an error naming the line.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import IO
 
 from tagger.document import TaggedDocument
 from tagger.io.record import Record
 from tagger.io.validate import decode_lines
+
+# Columns are separated by spaces and tabs only: a token may hold a no-break or thin space
+# ("10\u00a0000", as French and Czech corpora write numbers), which str.split would cut.
+_SEPARATORS = " \t"
+_COLUMNS = re.compile(f"[{_SEPARATORS}]+")
 
 
 def read_conll(stream: IO[bytes]) -> Iterator[Record]:
@@ -39,7 +45,7 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
         if line is None:
             record.fail(number, problem)
             continue
-        columns = line.split()
+        columns = _COLUMNS.split(line.strip(_SEPARATORS))
         if columns_per_line is None:
             columns_per_line = len(columns)
         elif len(columns) != columns_per_line:

@@ -68,3 +68,10 @@ def test_a_sentence_over_the_token_limit_is_a_bad_record_that_holds_no_memory(mo
     (bad, good) = records(b"".join(b"w%d O\n" % i for i in range(9)) + b"\nok O\n")
     assert bad.error == "sentence longer than 5 tokens; separate sentences by blank lines" and bad.where == 6
     assert len(bad.rows or []) == 5 and good.tokens == ["ok"]
+
+
+def test_columns_split_at_spaces_and_tabs_only_not_inside_a_token() -> None:
+    (got,) = records("Price\tNN\tO\n10\u00a0000 CD  O\n1\u2009000\tCD\tO\n".encode())
+    assert got.error is None
+    assert got.tokens == ["Price", "10\u00a0000", "1\u2009000"]
+    assert got.rows == [["Price", "NN", "O"], ["10\u00a0000", "CD", "O"], ["1\u2009000", "CD", "O"]]
