@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from tagger.errors import CorpusError
+from tagger.errors import CorpusError, TaggerError
 from tagger.io import read_records
 from tagger.io.record import Record
 from tagger.tags import TagScheme, is_bio_tag, looks_like_bio, validate
@@ -47,8 +47,10 @@ def read_corpus(
     """Read a whole tagged corpus; the first bad line, or a file with no sentence, is a
     ``CorpusError`` naming the file and line. ``tag_column`` may count from the end."""
     path = Path(path)
+    if path.is_dir():
+        raise TaggerError(f"{path}: is a directory, not a corpus file")
     if not path.is_file():
-        raise CorpusError(path, 0, "no such file")
+        raise TaggerError(f"{path}: no such file")
     if fmt == "conllu":
         token_column, tag_column = 1, (3 if tag_field == "upos" else 4)
     sentences = []

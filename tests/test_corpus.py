@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tagger.corpus import check_scheme, read_corpus
-from tagger.errors import CorpusError
+from tagger.errors import CorpusError, TaggerError
 from tagger.tags import TagScheme
 
 CONLLU = """# sent_id = 1
@@ -81,9 +81,13 @@ def test_malformed_conllu(tmp_path: Path) -> None:
         read_corpus(path, "conllu")
 
 
-def test_missing_file() -> None:
-    with pytest.raises(CorpusError, match="no such file"):
+def test_a_missing_file_or_a_directory_says_which() -> None:
+    with pytest.raises(TaggerError) as missing:
         read_corpus("/nonexistent/file.txt")
+    assert str(missing.value) == "/nonexistent/file.txt: no such file"
+    with pytest.raises(TaggerError) as directory:
+        read_corpus("/tmp")
+    assert str(directory.value) == "/tmp: is a directory, not a corpus file"
 
 
 def test_check_scheme_points_at_the_line(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ def parse_record(number: int, line: str) -> Record:
     if bad is not None:
         return Record(number, error=f"field 'text': {bad}")
     doc_id = data.get("id")
-    if doc_id is not None and not isinstance(doc_id, (str, int)):
+    if doc_id is not None and (not isinstance(doc_id, (str, int)) or isinstance(doc_id, bool)):
         return Record(number, error="field 'id' must be a string or an integer")
     return Record(number, id=None if doc_id is None else str(doc_id), text=text)
 

@@ -20,6 +20,7 @@ from tagger.io.jsonl import JsonlWriter, read_jsonl
         (b'{"text": 3}\n', "field 'text' must be a string"),
         (b'{"text": "a\\ud800"}\n', "field 'text': lone surrogate \\ud800 at character 1"),
         (b'{"text": "a", "id": [1]}\n', "field 'id' must be a string or an integer"),
+        (b'{"text": "a", "id": true}\n', "field 'id' must be a string or an integer"),  # not the id "True"
         (b"\xff\n", "invalid UTF-8 byte 0xff at column 1"),
     ],
 )
