@@ -58,6 +58,18 @@ def error(status: int, detail: str, retry_after: int | None = None) -> SafeJSONR
     return SafeJSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+def content_type_problem(header: bytes | None) -> str | None:
+    """Why a ``POST /tag`` body with this Content-Type header is refused (415), or ``None``
+    for JSON. A missing or empty header is refused too: FastAPI parses only a body
+    declared JSON, and would otherwise answer that the unparsed body is not an object."""
+    media = (header or b"").decode("latin-1").partition(";")[0].strip().lower()
+    if not media:
+        return "content type is missing; send application/json"
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        return f"content type {media!r} is not supported; send application/json"
+    return None
+
+
 @dataclass
 class ServiceState:
     settings: Settings
@@ -166,10 +178,8 @@ class LimitsAndMetrics:
                     await error(503, busy, retry_after=1)(scope, receive, send_wrapper)
                     state.metrics.refusals.observe(time.perf_counter() - started)
                     return
-                content_type = headers.get(b"content-type", b"application/json").decode("latin-1")
-                media = content_type.partition(";")[0].strip().lower()
-                if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
-                    refused = f"content type {media!r} is not supported; send application/json"
+                refused = content_type_problem(headers.get(b"content-type"))
+                if refused is not None:
                     await error(415, refused)(scope, receive, send_wrapper)
                     return
                 state.tag_in_flight += 1
@@ -254,11 +264,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
         # FastAPI's default handler echoes the input back; ours never does.
-        details = [
-            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": str(e.get("type", ""))}
-            for e in exc.errors()
-        ]
-        return SafeJSONResponse({"detail": details}, status_code=422)
+        return SafeJSONResponse({"detail": [_error_detail(e) for e in exc.errors()]}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -267,7 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     responses: dict[int | str, dict[str, Any]] = {
         400: {"model": ErrorOut, "description": "the body is not UTF-8 (the message names the byte and column)"},
         413: {"model": ErrorOut, "description": "body too large"},
-        415: {"model": ErrorOut, "description": "a content type other than application/json"},
+        415: {"model": ErrorOut, "description": "no content type, or one other than application/json"},
         422: {"model": ErrorOut, "description": "invalid request or a limit exceeded"},
         503: {"model": ErrorOut, "description": "not ready or overloaded (see Retry-After)"},
     }
@@ -408,6 +414,20 @@ def demo_files() -> dict[str, tuple[bytes, str]]:
     """The demo page's files, read once: name -> (content, media type)."""
     files = sorted(p for p in DEMO_DIR.iterdir() if p.suffix in DEMO_TYPES)
     return {p.name: (p.read_bytes(), DEMO_TYPES[p.suffix]) for p in files}
+
+
+def _error_detail(e: dict[str, Any]) -> dict[str, Any]:
+    """One validation error without its input. For a body that is not JSON, FastAPI's
+    ``loc`` holds the character offset where a field name would be, and its reason is in
+    ``ctx``: both go into the message (``JSON decode error: Expecting value at character
+    9``), the reason being one of the parser's fixed phrases, never the body."""
+    loc, msg, kind = [str(p) for p in e.get("loc", ())], str(e.get("msg", "")), str(e.get("type", ""))
+    ctx = e.get("ctx")
+    if kind == "json_invalid" and len(loc) == 2 and loc[0] == "body" and loc[1].isdigit():
+        reason = ctx.get("error") if isinstance(ctx, dict) else None
+        msg = f"{msg}: {reason} at character {loc[1]}" if isinstance(reason, str) else f"{msg} at character {loc[1]}"
+        loc = ["body"]
+    return {"loc": loc, "msg": msg, "type": kind}
 
 
 def _mapping(value: object) -> dict[str, Any]:

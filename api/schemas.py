@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator,
 from pydantic.json_schema import WithJsonSchema
 
 from tagger.document import TaggedDocument
-from tagger.io.validate import text_problem
+from tagger.io.validate import input_problem, token_pattern
 
 EXAMPLE_TEXT = "Angela Merkel visited Paris on Monday."
+TOKEN_PATTERN = token_pattern()
 
 
 def _without_null(schema: dict[str, Any]) -> None:
@@ -41,7 +42,11 @@ class TagRequest(BaseModel):
     # Absent rather than null: an explicit null is refused, and the schema shows no null.
     text: str | None = Field(None, description="one document", json_schema_extra=_without_null)
     texts: list[str] | None = Field(None, description="several documents", json_schema_extra=_without_null)
-    tokens: list[list[Annotated[str, WithJsonSchema({"type": "string", "minLength": 1})]]] | None = Field(
+    # The schema states the token rule (no whitespace or control character), so schema-driven
+    # clients and tests generate only tokens the service takes; lone surrogates JSON Schema cannot say.
+    tokens: (
+        list[list[Annotated[str, WithJsonSchema({"type": "string", "minLength": 1, "pattern": TOKEN_PATTERN})]]] | None
+    ) = Field(
         None,
         description="pre-tokenized documents, one sentence each; offsets refer to the tokens joined by single spaces",
         json_schema_extra=_without_null,
@@ -60,20 +65,13 @@ class TagRequest(BaseModel):
         given = [name for name in ("text", "texts", "tokens") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(f"give exactly one of text, texts, tokens (got {', '.join(given) or 'none'})")
-        if self.tokens is not None and any(t == "" for doc in self.tokens for t in doc):
-            raise ValueError("tokens must be non-empty strings")
-        for where, text in self._strings():
-            problem = text_problem(text)
-            if problem is not None:
-                raise ValueError(f"{where}: {problem}")  # the words tagger tag uses for a JSONL record
+        # The rule Tagger.tag applies, in the words tagger tag uses for a JSONL record: no
+        # lone surrogate anywhere; no empty token, nor one holding whitespace or a control
+        # character (the tokenizer never makes one).
+        problem = input_problem(self.documents(), single=self.text is not None)
+        if problem is not None:
+            raise ValueError(problem)
         return self
-
-    def _strings(self) -> list[tuple[str, str]]:
-        if self.text is not None:
-            return [("field 'text'", self.text)]
-        if self.texts is not None:
-            return [(f"field 'texts[{i}]'", t) for i, t in enumerate(self.texts)]
-        return [(f"field 'tokens[{i}][{j}]'", t) for i, doc in enumerate(self.tokens or []) for j, t in enumerate(doc)]
 
     def documents(self) -> list[str] | list[list[str]]:
         if self.text is not None:

@@ -178,7 +178,7 @@ class Labeler:
             return list(self.models.values())
         unknown = [n for n in names if n not in self.models]
         if unknown or not names:
-            raise TaggerError(f"unknown model(s) {unknown}; loaded: {sorted(self.models)}")
+            raise TaggerError(f"unknown model(s) {_brief(unknown)}; loaded: {sorted(self.models)}")
         return [m for name, m in self.models.items() if name in names]
 
     def label(
@@ -287,3 +287,15 @@ def _token_wise_labels(loaded: ModelFiles) -> list[str] | None:
         token_wise = {"S": "B", "E": "I"}
         return [token_wise.get(t[:1], t[:1]) + t[1:] if t[1:2] == "-" else t for t in labels]
     return None
+
+
+SHOWN_NAMES = 3  # unknown model names an error names; the count says how many there were
+SHOWN_CHARS = 40  # of each, the rest cut to an ellipsis
+
+
+def _brief(names: Sequence[str]) -> str:
+    """The first few distinct ``names``, each cut short, and how many there were when not
+    all are shown: an error names what was wrong without echoing a request back."""
+    distinct = list(dict.fromkeys(names))
+    shown = [n if len(n) <= SHOWN_CHARS else n[:SHOWN_CHARS] + "…" for n in distinct[:SHOWN_NAMES]]
+    return f"{shown}" if len(names) == len(shown) else f"{shown} ({len(names)} unknown names in all)"

@@ -23,6 +23,8 @@ from typing import TypeVar
 
 from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel
+from tagger.errors import TaggerError
+from tagger.io.validate import input_problem
 from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Backend, Labeler
 from tagger.modelfiles import ModelFiles
 from tagger.tags import TagScheme, spans_from_tags
@@ -135,9 +137,17 @@ class Tagger:
     def tag(
         self, documents: Sequence[str | Sequence[str]], models: Sequence[str] | None = None
     ) -> list[TaggedDocument]:
-        """Tag documents (see ``prepare``) with each selected model."""
+        """Tag documents (see ``prepare``) with each selected model.
+
+        Input is refused as ``POST /tag`` refuses it, with the same message (a
+        ``TaggerError`` naming the place, e.g. ``field 'tokens[0][1]': empty token``): a
+        lone surrogate anywhere, or a token the tokenizer could not have made (empty, or
+        holding whitespace or a control character)."""
         if isinstance(documents, str):
             raise TypeError("tag() takes a list of documents; call the tagger itself for one string")
+        problem = input_problem(documents)
+        if problem is not None:
+            raise TaggerError(problem)
         return self.tag_prepared([prepare(d) for d in documents], models)
 
     def __call__(self, text: str, models: Sequence[str] | None = None) -> TaggedDocument:

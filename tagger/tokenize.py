@@ -48,7 +48,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Token", "explain", "split_sentences", "tokenize", "tokenize_words"]
+__all__ = ["CONTROL_CLASS", "SEPARATOR_CLASS", "Token", "explain", "split_sentences", "tokenize", "tokenize_words"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,7 @@ _SEP = r"\s\u200b-\u200f\u061c\u202a-\u202e\u2060\u2066-\u2069\ufeff"
 
 # C0/C1 control characters that are not whitespace: dropped, never a token.
 _CTRL = r"\x00-\x1f\x7f-\x9f"
+SEPARATOR_CLASS, CONTROL_CLASS = _SEP, _CTRL  # for ``tagger.io.validate``: what no token begins or ends with
 
 # Ideographs are cut one per token, kana in runs (see module docstring).
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003ffff"

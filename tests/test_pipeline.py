@@ -10,7 +10,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tagger.errors import TaggerError
 from tagger.io import make_writer, read_records
+from tagger.io.validate import input_problem
 from tagger.labeler import Labeler
 from tagger.pipeline import PreparedDocument, Tagger, cut, join, prepare
 from tagger.tagfiles import Chunk, tag_chunk
@@ -162,3 +164,27 @@ def test_writers_take_the_joined_document(tmp_path: object) -> None:
     out = io.StringIO()
     make_writer(out, "conll", list(tagger.models)).write(record, tagger.tag([record.tokens or []])[0])
     assert len(out.getvalue().strip().split("\n")) == 8
+
+
+@pytest.mark.parametrize(
+    ("documents", "message"),
+    [
+        ([["a\ud800"]], "field 'tokens[0][0]': lone surrogate \\ud800 at character 1"),
+        ([["John", "", "Berlin"]], "field 'tokens[0][1]': empty token"),
+        (["fine", [" ", "\n", "Paris"]], "field 'tokens[1][0]': token holds only whitespace or control characters"),
+        (["ok", "x\udfff"], "field 'texts[1]': lone surrogate \\udfff at character 1"),
+    ],
+)
+def test_tag_refuses_what_the_service_refuses_in_its_words(documents: list, message: str) -> None:
+    """Regression: Tagger.tag tagged tokens that POST /tag and tagger tag refuse."""
+    tagger = tiny_tagger()
+    with pytest.raises(TaggerError) as refused:
+        tagger.tag(documents)
+    assert str(refused.value) == message
+    assert str(refused.value) == input_problem(documents)  # one rule, shared with the service
+
+
+def test_tag_still_takes_odd_but_visible_tokens_and_any_text() -> None:
+    (tokens, text) = tiny_tagger().tag([["e\u0301", "👍🏽", "東京"], " \n\x00 a\u200bb "])
+    assert [t.text for t in tokens.sentences[0]] == ["e\u0301", "👍🏽", "東京"]
+    assert [t.text for s in text.sentences for t in s] == ["a", "b"]

@@ -66,7 +66,23 @@ def test_documents() -> None:
 
 def test_empty_token_string_is_rejected() -> None:
     error = rejection(tokens=[["John", ""], ["x"]])
-    assert error["msg"] == "Value error, tokens must be non-empty strings"
+    assert error["msg"] == "Value error, field 'tokens[0][1]': empty token"
+
+
+@pytest.mark.parametrize(
+    ("tokens", "message"),
+    [
+        ([["a"], [" ", "\n", "Paris"]], "field 'tokens[1][0]': token holds only whitespace or control characters"),
+        ([["New York "]], "field 'tokens[0][0]': whitespace \\u0020 at the end of the token"),
+    ],
+)
+def test_whitespace_in_a_token_is_rejected(tokens: list[list[str]], message: str) -> None:
+    assert rejection(tokens=tokens)["msg"] == f"Value error, {message}"
+
+
+def test_schema_states_the_token_rule() -> None:
+    token = TagRequest.model_json_schema()["properties"]["tokens"]["items"]["items"]
+    assert token["minLength"] == 1 and token["pattern"].startswith("^[^\\u0000-\\u0020")
 
 
 def test_extra_field_is_rejected() -> None:
