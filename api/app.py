@@ -288,7 +288,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if len(documents) > s.max_texts:
             return error(422, f"{len(documents)} documents; limit max_texts={s.max_texts}")
         for i, doc in enumerate(documents):
-            size = len(doc) if isinstance(doc, str) else sum(len(t) + 1 for t in doc)
+            # Tokens are offsets into their text joined by single spaces: that text's length.
+            size = len(doc) if isinstance(doc, str) else sum(len(t) for t in doc) + max(len(doc) - 1, 0)
             if size > s.max_chars:
                 return error(422, f"document {i} has {size} characters; limit max_chars={s.max_chars}")
         models: list[str] | None = None

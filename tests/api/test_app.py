@@ -75,6 +75,11 @@ def test_limits_name_the_limit(client: TestClient) -> None:
     assert r.status_code == 422 and r.json()["detail"] == "5 documents; limit max_texts=4"
     r = client.post("/tag", json={"text": "a" * 501})
     assert r.status_code == 422 and r.json()["detail"] == "document 0 has 501 characters; limit max_chars=500"
+    # Tokens count as the text they are joined into ("aaa bbb"), no trailing space.
+    r = client.post("/tag", json={"tokens": [["a" * 249, "b" * 250]]})
+    assert r.status_code == 200
+    r = client.post("/tag", json={"tokens": [["a" * 250, "b" * 250]]})
+    assert r.status_code == 422 and r.json()["detail"] == "document 0 has 501 characters; limit max_chars=500"
     r = client.post("/tag", json={"texts": ["a " * 120, "b " * 120]})
     assert r.status_code == 422 and r.json()["detail"] == "at least 240 tokens; limit max_tokens=200"
     r = client.post("/tag", json={"texts": ["a;" * 110, "c"]})  # 2 words would pass; 221 tokens do not
