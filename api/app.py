@@ -32,6 +32,7 @@ from tagger.device import set_threads, usable_cores
 from tagger.errors import TaggerError
 from tagger.heap import settle_after_loading
 from tagger.io.validate import utf8_problem
+from tagger.modelfiles import dev_estimate
 from tagger.pipeline import PreparedDocument, Tagger, prepare
 
 log = logging.getLogger("tagger.api")
@@ -376,7 +377,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     name=name,
                     task=loaded.task,
                     labels=loaded.vocab.labels,
-                    dev_score=_number(dev.get("main")),
+                    dev_score=dev_estimate(loaded.metrics)[0],
+                    trained_on_dev=dev_estimate(loaded.metrics)[1],
                     dev={
                         "f1": _number(micro.get("f1")),
                         "precision": _number(micro.get("precision")),

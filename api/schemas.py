@@ -135,8 +135,12 @@ class ModelInfo(BaseModel):
     name: str
     task: str
     labels: list[str]
-    dev_score: float | None
-    dev: dict[str, float | None]
+    dev_score: float | None = Field(
+        description="the score to expect on unseen text like dev: for a model trained on dev (trained_on_dev), "
+        "the dev score of the selection run that chose its epochs"
+    )
+    trained_on_dev: bool = Field(False, description="a final fit: dev was part of its training data")
+    dev: dict[str, float | None] = Field(description="this model's own scores on dev (learnt when trained_on_dev)")
     device: str
     backend: str = Field(description="what runs the model: torch, onnx or onnx-int8 (ONNX Runtime, CPU)")
 

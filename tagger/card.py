@@ -11,7 +11,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tagger.modelfiles import read_json_object
+from tagger.modelfiles import dev_estimate, read_json_object
 
 
 def write_curves(history: list[dict[str, Any]], path: Path) -> None:
@@ -45,6 +45,7 @@ def facts(directory: Path) -> dict[str, Any]:
     size = sum(f.stat().st_size for f in directory.iterdir() if f.is_file())
     found = metrics.get("dev")
     dev: dict[str, Any] = found if isinstance(found, dict) else {}
+    estimate, trained_on_dev = dev_estimate(metrics)
     result: dict[str, Any] = {
         "name": directory.name,
         "task": config["task"],
@@ -52,7 +53,9 @@ def facts(directory: Path) -> dict[str, Any]:
         "labels": vocab["labels"],
         "vocabulary": len(vocab["words"]),
         "size_mb": round(size / 1e6, 2),
-        "dev_main": dev.get("main"),
+        "dev_estimate": estimate,  # what to expect on unseen data: the selection run's score for a final fit
+        "trained_on_dev": trained_on_dev,
+        "dev_main": dev.get("main"),  # this model's own score on dev (learnt, for a final fit)
         "dev_micro": dev.get("micro"),
         "dev_accuracy": dev.get("accuracy"),
         "best_epoch": metrics.get("best_epoch"),

@@ -227,11 +227,15 @@ def cmd_info(args: argparse.Namespace) -> int:
         f"{f['vocabulary']} words, {f['size_mb']} MB"
     )
     print(f"labels: {' '.join(f['labels'])}")
-    if f["dev_main"] is not None:
+    trained = f"best epoch {f['best_epoch']} of {f['epochs_run']}, {f['seconds_per_epoch']} s/epoch"
+    if f["trained_on_dev"] and f["dev_estimate"] is not None:
+        on_dev = f" where it scores {f['dev_main']:.4f}" if isinstance(f["dev_main"], int | float) else ""
         print(
-            f"dev score {f['dev_main']:.4f} (best epoch {f['best_epoch']} of {f['epochs_run']}, "
-            f"{f['seconds_per_epoch']} s/epoch)"
+            f"estimated dev score {f['dev_estimate']:.4f} (the selection run's; this model was then "
+            f"trained on dev,{on_dev}; {trained})"
         )
+    elif f["dev_estimate"] is not None:
+        print(f"dev score {f['dev_estimate']:.4f} ({trained})")
     if f["seeds"]:
         print("seeds: " + ", ".join(f"{s['seed']}={s['dev_main']:.4f}" for s in f["seeds"]))
     return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from tagger.config import FORMAT_VERSION, Config
 from tagger.errors import ModelDirError, TaggerError
@@ -15,6 +15,24 @@ from tagger.tags import TagScheme
 from tagger.vocab import Vocab
 
 HALF_PRECISION = ("word_embed.weight",)  # the big table; stored as float16 to keep models small
+
+
+def dev_estimate(metrics: dict[str, Any]) -> tuple[float | None, bool]:
+    """What a model is expected to score on unseen data like dev, and whether it was
+    trained on dev. A final fit learnt dev, so its own dev score estimates nothing: its
+    estimate is the selection run's dev score (the mean of several runs') that chose its
+    epochs. ``None`` where metrics.json holds no number."""
+    fit = metrics.get("final_fit")
+    if isinstance(fit, dict) or metrics.get("trained_on_dev") is True:
+        found = fit.get("selection_dev") if isinstance(fit, dict) else None
+        return (float(found) if _is_number(found) else None), True
+    dev = metrics.get("dev")
+    found = dev.get("main") if isinstance(dev, dict) else None
+    return (float(found) if _is_number(found) else None), False
+
+
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 @dataclass

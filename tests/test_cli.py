@@ -338,3 +338,15 @@ def test_evaluate_on_tags_of_another_scheme_says_which_tag_and_where(
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {path}:1: tag {tag!r} ")
     assert "Traceback" not in err
+
+
+def test_info_of_a_final_fit_gives_the_estimate_and_says_dev_was_trained_on(capsys: pytest.CaptureFixture[str]) -> None:
+    metrics = json.loads((NER / "metrics.json").read_text())
+    assert main(["info", str(NER)]) == 0
+    out = capsys.readouterr().out
+    estimate, on_dev = metrics["final_fit"]["selection_dev"], metrics["dev"]["main"]
+    assert f"estimated dev score {estimate:.4f} (the selection run's" in out
+    assert f"trained on dev, where it scores {on_dev:.4f}" in out
+    assert main(["info", str(NER), "--json"]) == 0
+    facts = json.loads(capsys.readouterr().out)
+    assert facts["dev_estimate"] == pytest.approx(estimate) and facts["trained_on_dev"] is True

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from tests.api.conftest import serving
+from tests.conftest import MODELS
 
 NER, POS = "ner-en-conll03", "pos-en-ewt"
 
@@ -145,6 +146,12 @@ def test_health_ready_models_metrics(client: TestClient) -> None:
     assert models[NER]["task"] == "ner" and "B-PER" in models[NER]["labels"]
     assert models[POS]["task"] == "pos" and "NOUN" in models[POS]["labels"]
     assert models[NER]["dev_score"] > 0.9 and models[NER]["device"] == "cpu"
+    # The shipped models were trained on dev (a final fit): their score is the selection
+    # run's estimate, not their score on the dev data they learnt.
+    metrics = json.loads((MODELS / NER / "metrics.json").read_text())
+    assert models[NER]["trained_on_dev"] is True
+    assert models[NER]["dev_score"] == pytest.approx(metrics["final_fit"]["selection_dev"])
+    assert models[NER]["dev_score"] < metrics["dev"]["main"]
     # auto: the float ONNX export where onnxruntime is installed (the dev extras), else torch
     expected = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
     assert models[NER]["backend"] == models[POS]["backend"] == expected
