@@ -26,7 +26,7 @@ from safetensors.numpy import load_file
 
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import inside, read_model_files
-from tagger.portable import INT8_FILE, ONNX_FILE, WEIGHTS_KEY, feature_width, weights_digest
+from tagger.portable import INT8_FILE, ONNX_FILE, WEIGHTS_KEY, expected_shapes, shape_problems, weights_digest
 
 
 def export(directory: str | Path, int8: bool = True) -> list[Path]:
@@ -36,7 +36,7 @@ def export(directory: str | Path, int8: bool = True) -> list[Path]:
         import onnx
         import onnxruntime  # noqa: F401
 
-        from tagger.onnx_graph import expected_shapes, recurrent_graph
+        from tagger.onnx_graph import recurrent_graph
     except ImportError:
         raise TaggerError("exporting needs onnx and onnxruntime: pip install 'tagger[onnx]'") from None
     files = read_model_files(directory)
@@ -47,13 +47,9 @@ def export(directory: str | Path, int8: bool = True) -> list[Path]:
     except (SafetensorError, OSError) as exc:
         raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
     model = files.config.model
-    problems = []
-    for key, shape in expected_shapes(model, feature_width(model), len(files.vocab.labels)).items():
-        found = weights.get(key)
-        if found is None:
-            problems.append(f"{key} missing")
-        elif tuple(found.shape) != shape:
-            problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
+    problems = shape_problems(
+        weights, expected_shapes(files)
+    )  # the checks loading makes: no export of a model that cannot load
     if problems:
         raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{ONNX_FILE}.")

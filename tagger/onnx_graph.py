@@ -26,36 +26,16 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from tagger.config import ModelConfig
+from tagger.portable import RECURRENT_PREFIX as PREFIX
+from tagger.portable import direction_suffixes as _suffixes
 
 OPSET = 17
 IR_VERSION = 8  # the IR of opset 17: older ONNX Runtimes refuse newer IRs
-PREFIX = "rnn."  # the torch module's weight names: rnn.weight_ih_l{layer}{_reverse}, ...
 
 # torch's gate blocks, in the order ONNX wants them (torch LSTM: i f g o -> ONNX i o f c;
 # torch GRU: r z n -> ONNX z r h).
 _GATE_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2), "rnn": (0,)}
 _OP = {"lstm": "LSTM", "gru": "GRU", "rnn": "RNN"}
-
-
-def expected_shapes(model: ModelConfig, input_size: int, num_labels: int) -> dict[str, tuple[int, ...]]:
-    """The weights the graph is made of, with the shapes ``model`` implies."""
-    gates = len(_GATE_ORDER[model.cell]) * model.hidden_size
-    directions = 2 if model.bidirectional else 1
-    shapes: dict[str, tuple[int, ...]] = {}
-    for layer in range(model.num_layers):
-        width = input_size if layer == 0 else model.hidden_size * directions
-        for suffix in _suffixes(model):
-            shapes[f"{PREFIX}weight_ih_l{layer}{suffix}"] = (gates, width)
-            shapes[f"{PREFIX}weight_hh_l{layer}{suffix}"] = (gates, model.hidden_size)
-            shapes[f"{PREFIX}bias_ih_l{layer}{suffix}"] = (gates,)
-            shapes[f"{PREFIX}bias_hh_l{layer}{suffix}"] = (gates,)
-    shapes["emit.weight"] = (num_labels, model.hidden_size * directions)
-    shapes["emit.bias"] = (num_labels,)
-    return shapes
-
-
-def _suffixes(model: ModelConfig) -> tuple[str, ...]:
-    return ("", "_reverse") if model.bidirectional else ("",)
 
 
 def _gates(matrix: np.ndarray, cell: str) -> np.ndarray:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,6 +46,48 @@ def char_width(model: ModelConfig) -> int:
 def feature_width(model: ModelConfig) -> int:
     """Features per token that the recurrent stack reads: word, casing, characters."""
     return model.word_dim + max(model.casing_dim, 0) + char_width(model)
+
+
+RECURRENT_PREFIX = "rnn."  # torch's names: rnn.weight_ih_l{layer}{_reverse}, rnn.bias_hh_l{layer}, ...
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}  # stacked gate blocks per cell type
+
+
+def direction_suffixes(model: ModelConfig) -> tuple[str, ...]:
+    return ("", "_reverse") if model.bidirectional else ("",)
+
+
+def recurrent_shapes(model: ModelConfig, num_labels: int) -> dict[str, tuple[int, ...]]:
+    """The recurrent stack's and the output layer's weights, with the shapes ``model``
+    implies: what the ONNX export is made of, and what a model directory must hold."""
+    gates = GATES.get(model.cell, 0) * model.hidden_size
+    directions = len(direction_suffixes(model))
+    shapes: dict[str, tuple[int, ...]] = {}
+    for layer in range(model.num_layers):
+        width = feature_width(model) if layer == 0 else model.hidden_size * directions
+        for suffix in direction_suffixes(model):
+            shapes[f"{RECURRENT_PREFIX}weight_ih_l{layer}{suffix}"] = (gates, width)
+            shapes[f"{RECURRENT_PREFIX}weight_hh_l{layer}{suffix}"] = (gates, model.hidden_size)
+            shapes[f"{RECURRENT_PREFIX}bias_ih_l{layer}{suffix}"] = (gates,)
+            shapes[f"{RECURRENT_PREFIX}bias_hh_l{layer}{suffix}"] = (gates,)
+    shapes["emit.weight"] = (num_labels, model.hidden_size * directions)
+    shapes["emit.bias"] = (num_labels,)
+    return shapes
+
+
+def shape_problems(tensors: Mapping[str, Any], expected: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """What in ``tensors`` (anything with a ``shape``) differs from ``expected``, tensors
+    that config.json does not describe included (a deeper stack, a CRF on a softmax head)."""
+    problems = []
+    for key, shape in expected.items():
+        found = tensors.get(key)
+        if found is None:
+            problems.append(f"{key} missing")
+        elif tuple(found.shape) != shape:
+            problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
+    extra = sorted(k for k in tensors if k not in expected)
+    if extra:
+        problems.append(f"{', '.join(extra[:4])}{' ...' if len(extra) > 4 else ''} not in the configured model")
+    return problems
 
 
 class StaleExportError(ModelDirError):
@@ -152,6 +195,33 @@ def lstm_final_state(x: np.ndarray, lengths: np.ndarray, weights: dict[str, np.n
     return h
 
 
+def expected_shapes(files: ModelFiles) -> dict[str, tuple[int, ...]]:
+    """Every weight of the model that config.json and vocab.json describe, with its
+    shape: a mismatch (a config edited, weights of another model) is a
+    ``ModelDirError`` at load, not a shape error in the middle of tagging, nor a model
+    that tags with weights its config does not describe."""
+    m = files.config.model
+    k = len(files.vocab.labels)
+    expected: dict[str, tuple[int, ...]] = {"word_embed.weight": (len(files.vocab.words), m.word_dim)}
+    if m.casing_dim > 0:
+        expected["case_embed.weight"] = (len(CASINGS) + int(m.sentence_casing), m.casing_dim)
+    if m.char_encoder != "none":
+        expected["char_encoder.embed.weight"] = (len(files.vocab.chars), m.char_dim)
+    if m.char_encoder == "cnn":
+        expected["char_encoder.conv.weight"] = (m.char_hidden, m.char_dim, m.char_kernel)
+        expected["char_encoder.conv.bias"] = (m.char_hidden,)
+    elif m.char_encoder == "lstm":
+        gates = 4 * m.char_hidden
+        for suffix in ("", "_reverse"):
+            expected[f"char_encoder.lstm.weight_ih_l0{suffix}"] = (gates, m.char_dim)
+            expected[f"char_encoder.lstm.weight_hh_l0{suffix}"] = (gates, m.char_hidden)
+            expected[f"char_encoder.lstm.bias_ih_l0{suffix}"] = (gates,)
+            expected[f"char_encoder.lstm.bias_hh_l0{suffix}"] = (gates,)
+    if m.head == "crf":
+        expected |= {"crf.transitions": (k, k), "crf.start": (k,), "crf.end": (k,)}
+    return expected | recurrent_shapes(m, k)
+
+
 @dataclass
 class PortableModel(ModelFiles):
     """A model directory's model as NumPy weights and an ONNX Runtime session."""
@@ -165,61 +235,30 @@ class PortableModel(ModelFiles):
         files = read_model_files(directory)
         weights_path = inside(files.path / "model.safetensors")
         try:
-            # The recurrent layers and the output layer live in the export; keep the rest.
-            # The word table stays as stored (float16): only its looked-up rows are widened,
-            # exactly, by the concatenation in ``decode``; widened whole it would take
-            # twice the memory (40 MB for 200k words of 50), in every worker.
             tensors = load_file(str(weights_path))
-            weights = {
-                k: v if k in HALF_PRECISION else v.astype(np.float32)
-                for k, v in tensors.items()
-                if not k.startswith(_IN_EXPORT)
-            }
         except (SafetensorError, OSError) as exc:
             raise ModelDirError(f"{weights_path}: unreadable weights: {exc}") from None
+        problems = shape_problems(tensors, expected_shapes(files))
+        if problems:
+            raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
+        # The recurrent layers and the output layer live in the export; keep the rest.
+        # The word table stays as stored (float16): only its looked-up rows are widened,
+        # exactly, by the concatenation in ``decode``; widened whole it would take
+        # twice the memory (40 MB for 200k words of 50), in every worker.
+        weights = {
+            k: v if k in HALF_PRECISION else v.astype(np.float32)
+            for k, v in tensors.items()
+            if not k.startswith(_IN_EXPORT)
+        }
         session = OnnxSession(files.path, file)  # checks that the export matches these weights
+        width = feature_width(files.config.model)
+        if session.width not in (None, width):
+            raise ModelDirError(f"{session.path}: reads {session.width} features, config.json implies {width}")
         model = cls(**vars(files), weights=weights, session=session)
-        model._check_shapes(weights_path)
         if files.config.model.head == "crf":
             masks = constraint_masks(files.vocab.labels, files.label_scheme)
             model.crf_scores = penalised(weights["crf.transitions"], weights["crf.start"], weights["crf.end"], masks)
         return model
-
-    def _check_shapes(self, weights_path: Path) -> None:
-        """Every weight the NumPy side reads, and the export's input width, against what
-        config.json and vocab.json imply: a mismatch is a ``ModelDirError`` here, not a
-        shape error in the middle of tagging."""
-        m = self.config.model
-        expected: dict[str, tuple[int, ...]] = {"word_embed.weight": (len(self.vocab.words), m.word_dim)}
-        if m.casing_dim > 0:
-            expected["case_embed.weight"] = (len(CASINGS) + int(m.sentence_casing), m.casing_dim)
-        if m.char_encoder != "none":
-            expected["char_encoder.embed.weight"] = (len(self.vocab.chars), m.char_dim)
-        if m.char_encoder == "cnn":
-            expected["char_encoder.conv.weight"] = (m.char_hidden, m.char_dim, m.char_kernel)
-            expected["char_encoder.conv.bias"] = (m.char_hidden,)
-        elif m.char_encoder == "lstm":
-            gates = 4 * m.char_hidden
-            for suffix in ("", "_reverse"):
-                expected[f"char_encoder.lstm.weight_ih_l0{suffix}"] = (gates, m.char_dim)
-                expected[f"char_encoder.lstm.weight_hh_l0{suffix}"] = (gates, m.char_hidden)
-                expected[f"char_encoder.lstm.bias_ih_l0{suffix}"] = (gates,)
-                expected[f"char_encoder.lstm.bias_hh_l0{suffix}"] = (gates,)
-        if m.head == "crf":
-            k = len(self.vocab.labels)
-            expected |= {"crf.transitions": (k, k), "crf.start": (k,), "crf.end": (k,)}
-        problems = []
-        for key, shape in expected.items():
-            found = self.weights.get(key)
-            if found is None:
-                problems.append(f"{key} missing")
-            elif tuple(found.shape) != shape:
-                problems.append(f"{key} has shape {tuple(found.shape)}, config implies {shape}")
-        width = feature_width(m)
-        if self.session is not None and self.session.width not in (None, width):
-            problems.append(f"{self.session.path.name} reads {self.session.width} features, config implies {width}")
-        if problems:
-            raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
 
     @property
     def char_dim(self) -> int:

@@ -433,3 +433,32 @@ def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
     alone = [labeler.label([s])["ner-en-conll03"][0] for s in sentences[:2]]
     assert [[t.label for t in s] for s in got[:2]] == [[t.label for t in s] for s in alone]
     assert [t.label for t in got[1]] == ["B-PER", "I-PER"]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"hidden_size": 64}, "rnn.weight_ih_l0 has shape"),
+        ({"head": "softmax"}, "crf.end, crf.start, crf.transitions not in the configured model"),
+        ({"cell": "gru"}, "rnn.weight_ih_l0 has shape"),
+        ({"bidirectional": False}, "rnn.bias_hh_l0_reverse"),
+        ({"num_layers": 2}, "rnn.weight_ih_l1 missing"),
+    ],
+)
+def test_the_onnx_backend_refuses_a_config_that_contradicts_the_weights(
+    model_dir: Path, change: dict[str, object], named: str
+) -> None:
+    """Regression: with hidden_size, head, cell or direction edited in config.json, torch
+    refused the model but the onnx backend (the default on CPU) tagged with it."""
+    _exported(model_dir)
+    path = model_dir / "config.json"
+    config = json.loads(path.read_text())
+    config["model"].update(change)
+    path.write_text(json.dumps(config))
+    with pytest.raises(ModelDirError, match=r"weights do not match config\.json/vocab\.json") as refused:
+        Labeler.load(model_dir, device="cpu", backend="onnx")
+    assert named in str(refused.value)
+    with pytest.raises(ModelDirError, match=r"weights do not match config\.json/vocab\.json"):
+        from tagger.onnx_backend import export
+
+        export(model_dir)
