@@ -11,7 +11,7 @@ from typing import Any, TypeGuard
 
 from tagger.config import FORMAT_VERSION, Config
 from tagger.errors import ModelDirError, TaggerError
-from tagger.tags import TagScheme
+from tagger.tags import TagScheme, is_bio_tag
 from tagger.vocab import Vocab
 
 HALF_PRECISION = ("word_embed.weight",)  # the big table; stored as float16 to keep models small
@@ -91,10 +91,29 @@ def read_model_files(directory: str | Path) -> ModelFiles:
         config = Config.from_dict(raw, str(path / "config.json"))
     except (KeyError, ValueError, TaggerError) as exc:
         raise ModelDirError(f"{path / 'config.json'}: invalid config: {exc}") from None
-    try:
-        vocab = Vocab.from_json(read_json_object(path / "vocab.json"))
-    except (KeyError, TypeError) as exc:
-        raise ModelDirError(f"{path / 'vocab.json'}: invalid vocabulary: missing {exc}") from None
+    if (task == "ner") != (label_scheme != TagScheme.NONE) or task not in ("ner", "pos"):
+        needs = "an entity label scheme" if task == "ner" else "label_scheme 'none'"
+        raise ModelDirError(f"{path / 'config.json'}: task {task!r} needs {needs}, not {label_scheme.value!r}")
+    vocab = _read_vocab(path / "vocab.json", label_scheme)
     metrics_path = path / "metrics.json"
     metrics = read_json_object(metrics_path) if metrics_path.exists() else {}
     return ModelFiles(path, config, vocab, task, label_scheme, metrics)
+
+
+def _read_vocab(path: Path, scheme: TagScheme) -> Vocab:
+    """vocab.json, with its labels checked against the label scheme the model decodes."""
+    data = read_json_object(path)
+    for name in ("words", "chars", "labels"):
+        if name not in data:
+            raise ModelDirError(f"{path}: invalid vocabulary: missing field {name!r}")
+        found = data[name]
+        if not isinstance(found, list) or not all(isinstance(x, str) for x in found):
+            raise ModelDirError(f"{path}: invalid vocabulary: {name} must be a list of strings")
+    if scheme != TagScheme.NONE:
+        bad = next((t for t in data["labels"] if not is_bio_tag(t)), None)
+        if bad is not None:
+            raise ModelDirError(f"{path}: label {bad!r} is not an entity tag of scheme {scheme.value!r}")
+    try:
+        return Vocab.from_json(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{path}: invalid vocabulary: {exc}") from None

@@ -76,3 +76,43 @@ def test_a_config_asking_for_huge_layers_fails_on_shapes_before_allocating(model
     with pytest.raises(ModelDirError, match=r"weights do not match config.json/vocab.json"):
         checkpoint.load(model_dir)
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before < 200_000  # kB
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        (["O", "FOO", "B-PER", "I-PER"], "label 'FOO' is not an entity tag of scheme"),
+        ([0, 1, 2], "labels must be a list of strings"),
+        ({"O": 0}, "labels must be a list of strings"),
+    ],
+)
+def test_damaged_labels_name_the_file_on_every_backend(model_dir: Path, labels: object, message: str) -> None:
+    """Regression: a renamed label or labels of the wrong type raised ValueError/TypeError
+    from deep in the model code, naming no file."""
+    from tagger.labeler import Labeler
+
+    vocab = json.loads((model_dir / "vocab.json").read_text())
+    vocab["labels"] = labels
+    (model_dir / "vocab.json").write_text(json.dumps(vocab))
+    for load in (lambda: checkpoint.load(model_dir), lambda: Labeler.load(model_dir, device="cpu")):
+        with pytest.raises(ModelDirError) as refused:
+            load()
+        assert str(refused.value).startswith(f"{model_dir / 'vocab.json'}: ")
+        assert message in str(refused.value)
+
+
+def test_a_vocabulary_without_its_words_says_which_field(model_dir: Path) -> None:
+    vocab = json.loads((model_dir / "vocab.json").read_text())
+    del vocab["words"]
+    (model_dir / "vocab.json").write_text(json.dumps(vocab))
+    with pytest.raises(ModelDirError, match=r"vocab\.json: invalid vocabulary: missing field 'words'$"):
+        checkpoint.load(model_dir)
+
+
+def test_a_task_that_contradicts_the_label_scheme_is_refused(model_dir: Path) -> None:
+    """Regression: label_scheme "none" on an NER model loaded, and found no entity, ever."""
+    config = json.loads((model_dir / "config.json").read_text())
+    config["label_scheme"] = "none"
+    (model_dir / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ModelDirError, match=r"config\.json: task 'ner' needs an entity label scheme, not 'none'"):
+        checkpoint.load(model_dir)
