@@ -99,8 +99,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise TaggerError(f"tagger train needs {', '.join('--' + m for m in missing)} (or --resume DIR)")
         train_path, dev_path, output = args.train, args.dev, args.output
         config, embeddings = _config_from_args(args), args.embeddings
-        if getattr(args, "cfg__data__format", None) is None and not args.config and train_path.endswith(".conllu"):
-            config.data.format = "conllu"  # the file's name says so; --format still wins
+        flagged = getattr(args, "cfg__data__format", None) is not None
+        if not flagged and config.data.format == "conll" and train_path.endswith(".conllu"):
+            config.data.format = "conllu"  # the file's name says so; --format (or a config's other format) wins
         if args.final_fit:  # the selection run's configuration, the flags given here on top
             final_fit, config = final_fit_from(*args.final_fit)
             _apply_flags(config, args)

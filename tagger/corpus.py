@@ -62,6 +62,12 @@ def read_corpus(
                 sentences.append(_sentence(path, record, token_column, tag_column, fmt == "conllu", tag_field))
     if not sentences:
         raise CorpusError(path, 1, "no sentences found")
+    if fmt == "conll" and all(t == "_" for s in sentences for t in s.tags):
+        # The last column of a CoNLL-U file read as CoNLL: MISC, mostly "_".
+        first = sentences[0]
+        raise CorpusError(
+            path, first.lines[0] if first.lines else 1, "every tag is '_': is this CoNLL-U (--format conllu)?"
+        )
     return sentences
 
 

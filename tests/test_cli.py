@@ -273,6 +273,29 @@ def test_train_reads_a_conllu_file_by_its_name(tmp_path: Path) -> None:
     assert saved["data"]["format"] == "conllu" and saved["task"] == "pos"
     # --format still wins over the name.
     assert main([*common, "--output", str(tmp_path / "m2"), "--format", "conll"]) != 0
+    # A config file that says nothing of the format leaves the name its say (regression:
+    # any config file turned the name off, and MISC was learnt as the tags: dev 1.0000).
+    settings = tmp_path / "small.toml"
+    settings.write_text("[model]\nhidden_size = 8\n")
+    assert main([*common, "--output", str(tmp_path / "m3"), "--config", str(settings)]) == 0
+    saved = json.loads((tmp_path / "m3" / "config.json").read_text())
+    assert (
+        saved["data"]["format"] == "conllu"
+        and "PROPN" in json.loads((tmp_path / "m3" / "vocab.json").read_text())["labels"]
+    )
+
+
+def test_a_conllu_file_read_as_conll_is_refused_not_learnt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "pos.txt"  # a name that says nothing
+    data.write_text(_without_comments(CONLLU) * 4, encoding="utf-8")
+    args = ["train", "--train", str(data), "--dev", str(data), "--quiet", "--epochs", "1", "--hidden-size", "8"]
+    assert main([*args, "--output", str(tmp_path / "m")]) == 2
+    assert capsys.readouterr().err.strip().endswith("every tag is '_': is this CoNLL-U (--format conllu)?")
+    assert not (tmp_path / "m").exists()
+
+
+def _without_comments(conllu: str) -> str:
+    return "".join(line for line in conllu.splitlines(keepends=True) if not line.startswith("#"))
 
 
 @pytest.mark.parametrize("destination", ["stdout", "file"])
