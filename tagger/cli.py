@@ -237,8 +237,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
     elif f["dev_estimate"] is not None:
         print(f"dev score {f['dev_estimate']:.4f} ({trained})")
-    if f["seeds"]:
-        print("seeds: " + ", ".join(f"{s['seed']}={s['dev_main']:.4f}" for s in f["seeds"]))
+    seeds = [s for s in f["seeds"] if isinstance(s, dict) and isinstance(s.get("dev_main"), int | float)]
+    if seeds:  # metrics.json is the user's to edit: what is not a number is left out, not a traceback
+        print("seeds: " + ", ".join(f"{s.get('seed')}={s['dev_main']:.4f}" for s in seeds))
     return 0
 
 

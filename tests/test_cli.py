@@ -373,3 +373,16 @@ def test_info_of_a_final_fit_gives_the_estimate_and_says_dev_was_trained_on(caps
     assert main(["info", str(NER), "--json"]) == 0
     facts = json.loads(capsys.readouterr().out)
     assert facts["dev_estimate"] == pytest.approx(estimate) and facts["trained_on_dev"] is True
+
+
+def test_info_reads_a_hand_edited_metrics_file_without_a_traceback(
+    model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = model_dir / "metrics.json"
+    metrics = json.loads(path.read_text())
+    metrics["dev"]["main"] = "high"
+    metrics["seeds"] = [{"seed": 1}, "x", {"seed": 2, "dev_main": 0.5}]
+    path.write_text(json.dumps(metrics))
+    assert main(["info", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "dev score" not in out and out.splitlines()[-1] == "seeds: 2=0.5000"
