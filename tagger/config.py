@@ -64,12 +64,13 @@ class TrainConfig:
     batch_size: Annotated[int, Field(ge=1, le=100_000)] = 32
     optimizer: Literal["adam", "sgd"] = "adam"
     lr: Annotated[float, Field(gt=0.0, le=100.0)] = 2e-3
-    lr_decay: Annotated[float, Field(ge=0.0)] = 0.05  # lr_epoch = lr / (1 + lr_decay * epoch)
+    # lr_epoch = lr / (1 + lr_decay * epoch); finite: inf makes the first epoch's lr inf * 0 = nan
+    lr_decay: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.05
     momentum: Probability = 0.9  # sgd only
-    weight_decay: Annotated[float, Field(ge=0.0)] = 0.0
+    weight_decay: Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)] = 0.0  # L2 penalty per step
     clip_norm: Annotated[float, Field(gt=0.0)] = 5.0  # global gradient norm
     patience: Positive = 4  # epochs without dev improvement before stopping
-    seed: int = 1
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 1  # what every generator the run seeds accepts
     word_dropout: Probability = 0.05  # replace words by <unk> during training
     # Share of tokens that see their word's pretrained vector as the file gave it instead
     # of the fine-tuned one: a word no training sentence has (a new name in next month's

@@ -12,9 +12,7 @@ a mix.
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import json
 import os
 import random
 import shutil
@@ -22,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from tagger.checkpoint import write_json
@@ -151,18 +150,41 @@ def load_epoch(
     staging: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, rng: random.Random
 ) -> dict[str, Any]:
     """Restore what ``save_epoch`` wrote; returns its ``progress``, with the averaging
-    window's weights (oldest first) under ``"window"``."""
-    if not (staging / STATE_FILE).is_file():
+    window's weights (oldest first) under ``"window"``. A state that cannot be restored
+    (a file gone, damaged, or weights that no longer fit the run's model) is a one-line
+    ``TaggerError`` naming ``state.json``; nothing is changed on disk."""
+    state_file = staging / STATE_FILE
+    if not state_file.is_file():
         raise TaggerError(f"{staging}: no completed epoch to resume from")
-    state = read_json_object(staging / STATE_FILE)
-    epoch_dir = staging / str(state.pop("epoch_dir"))
-    model.load_state_dict(load_file(str(epoch_dir / "last.safetensors")))
-    tensors = load_file(str(epoch_dir / "optimizer.safetensors"))
-    torch.set_rng_state(tensors.pop("torch_rng"))
-    optimizer.load_state_dict(_unflatten_optimizer(tensors, state.pop("optimizer")))
-    rng.setstate(_tuples(state.pop("rng")))
-    random.setstate(_tuples(state.pop("python_rng")))
-    state["window"] = [load_file(str(epoch_dir / f"window-{i}.safetensors")) for i in range(state.get("window", 0))]
+    state = read_json_object(state_file)
+
+    def damaged(what: str) -> TaggerError:
+        return TaggerError(f"{state_file}: damaged resume state: {what}; start the run afresh with --output")
+
+    name = state.pop("epoch_dir", None)
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise damaged("no epoch_dir naming the last completed epoch")
+    epoch_dir = staging / name
+    if not epoch_dir.is_dir():
+        raise damaged(f"names {name}, which is missing")
+    missing = [f for f in ("last.safetensors", "optimizer.safetensors") if not (epoch_dir / f).is_file()]
+    if missing:
+        raise damaged(f"{name} has no {' or '.join(missing)}")
+    for key in ("optimizer", "rng", "python_rng"):
+        if key not in state:
+            raise damaged(f"no {key!r}")
+    try:
+        model.load_state_dict(load_file(str(epoch_dir / "last.safetensors")))
+        tensors = load_file(str(epoch_dir / "optimizer.safetensors"))
+        torch.set_rng_state(tensors.pop("torch_rng"))
+        optimizer.load_state_dict(_unflatten_optimizer(tensors, state.pop("optimizer")))
+        rng.setstate(_tuples(state.pop("rng")))
+        random.setstate(_tuples(state.pop("python_rng")))
+        count = state.get("window", 0)
+        state["window"] = [load_file(str(epoch_dir / f"window-{i}.safetensors")) for i in range(count)]
+    except (SafetensorError, OSError, KeyError, TypeError, ValueError, RuntimeError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise damaged(f"{name} cannot be restored ({type(exc).__name__}: {reason})") from None
     return state
 
 
@@ -175,10 +197,29 @@ def _tuples(value: Any) -> Any:
 
 
 def discard(staging: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
+    """Remove ``staging`` and everything in it, if it is there."""
+    if not os.path.lexists(staging):
+        return
+    try:
         shutil.rmtree(staging)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise TaggerError(f"{staging}: cannot remove it: {exc.strerror or exc}") from None
+
+
+def prepare_staging(output: Path) -> Path:
+    """Create the staging directory of ``output`` (and the directories above it)."""
+    staging = staging_dir(output)
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocker = next((p for p in staging.parents if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is not a directory" if blocker is not None else exc.strerror or str(exc)
+        raise TaggerError(f"{output}: cannot create its training directory {staging.name}: {reason}") from None
+    return staging
 
 
 def read_static(staging: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """The run's config.json and vocab.json, as saved at its start."""
-    return read_json_object(staging / "config.json"), json.loads((staging / "vocab.json").read_text("utf-8"))
+    return read_json_object(staging / "config.json"), read_json_object(staging / "vocab.json")

@@ -10,12 +10,18 @@ gradient scaler when ``mixed_precision``, the CRF always in float32). It install
 signal handler: the caller passes ``should_stop`` (the CLI turns SIGTERM into it), and
 Ctrl-C stops after the current batch. Either way the model directory then holds the
 best epoch so far, written atomically.
+
+A run whose loss or weights stop being finite numbers (a learning rate far too high)
+stops with a ``TaggerError`` naming the epoch; only finite weights are ever published,
+so a run that never had a finite epoch leaves the model directory as it was.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import os
 import random
 import shutil
 import statistics
@@ -35,7 +41,7 @@ from tagger.batch import encode
 from tagger.batching import bucketed_batches, context_chunks
 from tagger.card import write_card, write_curves
 from tagger.checkpoint import LoadedModel
-from tagger.config import Config, TrainConfig
+from tagger.config import Config, TrainConfig, set_field
 from tagger.corpus import Sentence, check_bio_tags, check_scheme, read_corpus
 from tagger.device import pick_device
 from tagger.errors import TaggerError
@@ -123,32 +129,68 @@ def epoch_batches(
 
 def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, FinalFit | None]:
     """(train path, dev path, config, embeddings, final fit) of the interrupted run into
-    ``output``."""
+    ``output``. A damaged state is a one-line ``TaggerError`` naming its file."""
     staging = runstate.staging_dir(Path(output))
-    if not (staging / runstate.STATE_FILE).is_file():
+    state_file = staging / runstate.STATE_FILE
+    if not state_file.is_file():
         raise TaggerError(f"{output}: no interrupted training to resume (nothing in {staging.name})")
     saved, _ = runstate.read_static(staging)
-    state = read_json_object(staging / runstate.STATE_FILE)
-    data = state.get("data", {})
+    for section in ("model", "train", "data"):
+        if not isinstance(saved.get(section), dict):
+            raise _damaged(staging / "config.json", f"no {section!r} section")
+    state = read_json_object(state_file)
+    data = state.get("data")
+    data = data if isinstance(data, dict) else {}
+    for key in ("train", "dev"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise _damaged(state_file, f"no data.{key}")
+    embeddings = data.get("embeddings")
+    if embeddings is not None and not isinstance(embeddings, str):
+        raise _damaged(state_file, "data.embeddings is not a path")
     config = Config.from_dict({k: saved[k] for k in ("model", "train", "data")}, str(staging / "config.json"))
     saved_fit = state.get("final_fit")
     fit = None
-    if isinstance(saved_fit, dict):
-        fit = FinalFit(
-            str(saved_fit["selection"]),
-            int(saved_fit["epochs"]),
-            float(saved_fit["selection_dev"]),
-            tuple(saved_fit.get("runs", ())),  # JSON made the tuples lists; older states have neither
-            tuple(saved_fit.get("best_epochs", ())),
-        )
-    return str(data["train"]), str(data["dev"]), config, data.get("embeddings") or None, fit
+    if saved_fit is not None:
+        fit = _saved_final_fit(saved_fit, state_file)
+    return data["train"], data["dev"], config, embeddings or None, fit
+
+
+def _damaged(path: Path, what: str) -> TaggerError:
+    return TaggerError(f"{path}: damaged resume state: {what}; start the run afresh with --output")
+
+
+def _saved_final_fit(saved: Any, state_file: Path) -> FinalFit:
+    """The ``FinalFit`` an interrupted final fit saved in its state."""
+    if not isinstance(saved, dict):
+        raise _damaged(state_file, "final_fit is not an object")
+    kinds: dict[str, tuple[type, ...]] = {"selection": (str,), "epochs": (int,), "selection_dev": (int, float)}
+    for key, kind in kinds.items():
+        if key not in saved:
+            raise _damaged(state_file, f"final_fit has no {key}")
+        if not isinstance(saved[key], kind) or isinstance(saved[key], bool):
+            raise _damaged(state_file, f"final_fit.{key} is {saved[key]!r}")
+    runs, best = saved.get("runs", ()), saved.get("best_epochs", ())  # older states have neither
+    if not isinstance(runs, list | tuple) or not all(isinstance(r, str) for r in runs):
+        raise _damaged(state_file, "final_fit.runs is not a list of paths")
+    if not isinstance(best, list | tuple) or not all(isinstance(e, int) and not isinstance(e, bool) for e in best):
+        raise _damaged(state_file, "final_fit.best_epochs is not a list of epochs")
+    return FinalFit(saved["selection"], saved["epochs"], float(saved["selection_dev"]), tuple(runs), tuple(best))
 
 
 def check_output(output: Path) -> None:
-    """Refuse to train into a directory that holds something other than a model: a
-    better epoch replaces the model directory whole."""
+    """Refuse to train into a directory that holds something other than a model (a
+    better epoch replaces the model directory whole), or where nothing can be written:
+    the staging directory and each new model are made beside it."""
     if output.exists() and (not output.is_dir() or any(output.iterdir())) and not (output / "config.json").is_file():
         raise TaggerError(f"{output}: exists and is not a model directory; give a new or a model directory")
+    above = next((p for p in output.absolute().parents if os.path.lexists(p)), None)
+    if above is None:
+        return
+    shown = next((p for p in output.parents if p.absolute() == above), above)
+    if not above.is_dir():
+        raise TaggerError(f"{output}: cannot train into it: {shown} is not a directory")
+    if not os.access(above, os.W_OK | os.X_OK):
+        raise TaggerError(f"{output}: cannot train into it: {shown} is not writable")
 
 
 def train(
@@ -178,6 +220,8 @@ def train(
             "sentence_casing works on models that read sentences alone; "
             f"it cannot be combined with context_sentences={config.model.context_sentences}"
         )
+    if final_fit is not None:
+        _check_final_fit_output(final_fit, Path(output))
     tc = config.train
     world = distributed.world_from_env()  # one rank of a torchrun launch, or alone
     device = pick_device(tc.device)
@@ -209,6 +253,41 @@ def _quiet(_: str) -> None:
     pass
 
 
+def _check_final_fit_output(final_fit: FinalFit, output: Path) -> None:
+    """A final fit writes a model of its own: never over a run it was selected from."""
+    target = output.resolve()
+    for run in final_fit.runs or (final_fit.selection,):
+        if Path(run).resolve() == target:
+            raise TaggerError(
+                f"{output}: is the selection run of this final fit ({run}); give the final fit an --output of its own"
+            )
+
+
+class _Diverged(Exception):
+    """The loss or the weights of an epoch are no longer finite numbers."""
+
+    def __init__(self, epoch: int, problem: str, lr: float) -> None:
+        if math.isfinite(lr):
+            advice = "the learning rate is likely too high: give a lower --lr, or a lower --clip-norm"
+        else:
+            advice = "the learning rate is not a number: check --lr and --lr-decay"
+        self.epoch = epoch
+        super().__init__(f"epoch {epoch}: training diverged: {problem} (learning rate {lr:.3g}); {advice}")
+
+
+def _finite(params: Sequence[torch.Tensor]) -> bool:
+    return bool(torch.stack([torch.isfinite(p).all() for p in params]).all()) if params else True
+
+
+def _any_rank(flag: bool, world: distributed.World, device: torch.device) -> bool:
+    """True on every rank when ``flag`` is true on any."""
+    if not world.distributed:
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def _train(
     train_path: str | Path,
     dev_path: str | Path,
@@ -231,15 +310,14 @@ def _train(
     if world.main:
         runstate.recover(output)
         check_output(output)
-        if not resume:
-            runstate.discard(staging)
-        staging.mkdir(parents=True, exist_ok=True)
+    # Every input is read and checked before anything on disk changes: a mistyped path
+    # must not cost an interrupted run into the same output its resume state.
     train_set, dev_set = load_data(train_path, config), load_data(dev_path, config)
     check_bio_tags(train_set)
     check_bio_tags(dev_set)
     train_set, holdout_set = split_holdout(train_set, tc.holdout_share)
     if final_fit is not None:
-        tc.epochs = final_fit.epochs
+        set_field(config, "train.epochs", final_fit.epochs, f"final fit of {final_fit.selection}")
         first = max((s.document for s in train_set), default=0) + 1  # dev documents stay apart
         train_set = train_set + [dataclasses.replace(s, document=s.document + first) for s in dev_set]
     source = detect_scheme([s.tags for s in train_set])
@@ -256,12 +334,20 @@ def _train(
     pretrained_words: list[str] = []
     vectors = None
     if resume:  # the run's own vocabulary; its vectors are in the saved weights
-        vocab = Vocab.from_json(runstate.read_static(staging)[1])
+        vocab = _resume_vocab(staging)
+        unknown = sorted({t for tags in train_tags for t in tags} - set(vocab.labels))
+        if unknown:
+            corpus = f"{train_path}" if final_fit is None else f"{train_path} (with {dev_path})"
+            raise TaggerError(
+                f"{corpus}: has labels the interrupted run's vocabulary lacks ({', '.join(unknown[:8])}"
+                f"{', ...' if len(unknown) > 8 else ''}); the corpus changed since the run started: "
+                "restore it, or start afresh with --output"
+            )
     else:
         if embeddings is not None:
             log(f"reading vectors from {embeddings}")
             pretrained_words, vectors = read_vectors(embeddings)
-            config.model.word_dim = vectors.size(1)
+            set_field(config, "model.word_dim", vectors.size(1), str(embeddings))
         vocab = build_vocab(
             (t for s in train_set for t in s.tokens),
             (t for tags in train_tags for t in tags),
@@ -280,8 +366,90 @@ def _train(
         model.load_pretrained(vectors[src], dst, keep_original=tc.vector_dropout > 0)
         log(f"vocabulary: {len(vocab.words)} words ({len(rows)} with pretrained vectors), {len(vocab.labels)} labels")
     model.to(device)
-    if not resume and world.main:
-        checkpoint.save_static(staging, config, vocab, task, scheme)
+    started_fresh = not resume and world.main
+    if started_fresh:  # this run starts now: an earlier one's state into the same output goes
+        runstate.discard(staging)
+        runstate.prepare_staging(output)
+    try:
+        if started_fresh:
+            checkpoint.save_static(staging, config, vocab, task, scheme)
+        return _run(
+            train_set,
+            train_tags,
+            dev_set,
+            holdout_set,
+            output,
+            staging,
+            config,
+            vocab,
+            task,
+            scheme,
+            model,
+            embeddings,
+            card_info={
+                "train": str(train_path),
+                "dev": str(dev_path),
+                "embeddings": str(embeddings or ""),
+                "command": command,
+                "licence": licence,
+            },
+            log=log,
+            progress=progress,
+            should_stop=should_stop,
+            resume=resume,
+            final_fit=final_fit,
+            world=world,
+            device=device,
+        )
+    finally:
+        if started_fresh and not (staging / runstate.STATE_FILE).is_file():
+            runstate.discard(staging)  # no epoch completed: nothing to resume, nothing to keep
+
+
+def _resume_vocab(staging: Path) -> Vocab:
+    try:
+        return Vocab.from_json(runstate.read_static(staging)[1])
+    except KeyError as exc:
+        raise _damaged(staging / "vocab.json", f"no {exc}") from None
+    except (TypeError, ValueError) as exc:
+        raise _damaged(staging / "vocab.json", str(exc)) from None
+
+
+PROGRESS_FIELDS: dict[str, tuple[type, ...]] = {
+    "epoch": (int,),
+    "history": (list,),
+    "best_score": (int, float),
+    "best_epoch": (int,),
+    "stale": (int,),
+    "data": (dict,),
+}
+
+
+def _run(
+    train_set: list[Sentence],
+    train_tags: list[list[str]],
+    dev_set: list[Sentence],
+    holdout_set: list[Sentence],
+    output: Path,
+    staging: Path,
+    config: Config,
+    vocab: Vocab,
+    task: str,
+    scheme: TagScheme,
+    model: Any,
+    embeddings: str | Path | None,
+    *,
+    card_info: dict[str, Any],
+    log: Callable[[str], None],
+    progress: bool,
+    should_stop: Callable[[], bool],
+    resume: bool,
+    final_fit: FinalFit | None,
+    world: distributed.World,
+    device: torch.device,
+) -> TrainResult:
+    """The epochs of a run whose inputs are all read and checked."""
+    tc = config.train
     net = distributed.wrap(model, world, device)  # what the steps call: DDP averages gradients
 
     params = [p for p in model.parameters() if p.requires_grad]
@@ -299,15 +467,14 @@ def _train(
     best_score, best_epoch, stale, done = -1.0, 0, 0, 0
     last_dev = float("nan")
     interrupted = False
-    card_info = {
-        "train": str(train_path),
-        "dev": str(dev_path),
-        "embeddings": str(embeddings or ""),
-        "command": command,
-        "licence": licence,
-    }
+    diverged: _Diverged | None = None
     if resume:
         state = runstate.load_epoch(staging, model, optimizer, rng)
+        for key, kind in PROGRESS_FIELDS.items():
+            if key not in state:
+                raise _damaged(staging / runstate.STATE_FILE, f"no {key!r}")
+            if not isinstance(state[key], kind) or isinstance(state[key], bool):
+                raise _damaged(staging / runstate.STATE_FILE, f"{key} is {state[key]!r}")
         history, best_score, best_epoch, stale, done = (
             state["history"],
             state["best_score"],
@@ -336,6 +503,7 @@ def _train(
             )
             batches = distributed.rank_batches(batches, world)
             total_loss = 0.0
+            bad_loss = ""  # the first non-finite batch loss of the epoch
             bar = tqdm(batches, desc=f"epoch {epoch}", disable=not progress, leave=False, unit="batch")
             for step, idx in enumerate(bar, start=1):
                 tokens = [examples[i] for i in idx]
@@ -363,11 +531,22 @@ def _train(
                 torch.nn.utils.clip_grad_norm_(params, tc.clip_norm)
                 scaler.step(optimizer)
                 scaler.update()
-                total_loss += loss.item()
+                loss_value = loss.item()
+                if not math.isfinite(loss_value) and not bad_loss:
+                    bad_loss = f"the loss of batch {step} is {loss_value}"
+                    if not world.distributed:  # alone, stop now; ranks decide together below
+                        raise _Diverged(epoch, bad_loss, optimizer.param_groups[0]["lr"])
+                total_loss += loss_value
                 if step % 20 == 0:
                     bar.set_postfix(loss=f"{total_loss / step:.3f}", dev=f"{last_dev:.4f}")
                 if distributed.agree(should_stop(), world, device):  # all ranks stop at the same step
                     raise KeyboardInterrupt
+            # Weights are identical on every rank; a loss can be nan on one rank only.
+            if _any_rank(bool(bad_loss), world, device):
+                problem = bad_loss or "the loss of another rank is not finite"
+                raise _Diverged(epoch, problem, optimizer.param_groups[0]["lr"])
+            if not _finite(params):
+                raise _Diverged(epoch, "the weights are no longer finite numbers", optimizer.param_groups[0]["lr"])
             schedule.step()
             train_seconds = time.perf_counter() - started
             if not world.main:  # rank 0 evaluates and decides; the others wait for its word
@@ -414,13 +593,22 @@ def _train(
     except KeyboardInterrupt:
         interrupted = True
         log("interrupted: keeping the best model so far")
+    except _Diverged as exc:
+        diverged = exc
 
+    if diverged is not None:
+        if not world.main:  # rank 0 says what it kept
+            raise TaggerError(str(diverged))
+        runstate.discard(staging)  # resuming would take the same steps into the same nan
+        if best_epoch == 0:  # never a finite epoch: whatever was in ``output`` stays
+            left = f"; {output} is left as it was" if output.exists() else ""
+            raise TaggerError(f"{diverged}; nothing saved{left}")
     if not world.main:
         return TrainResult(output, 0, best_score, history, interrupted, main=False)
     if best_epoch == 0:
         return TrainResult(output, 0, best_score, history, interrupted)
     averaged = None
-    if len(recent) > 1 and not interrupted:
+    if len(recent) > 1 and not interrupted and diverged is None:
         _average_into(model, recent)
         averaged_dev = evaluate(labeler, loaded.name, dev_set)["main"]
         averaged = {"epochs": [h["epoch"] for h in history[-len(recent) :]], "dev_score": averaged_dev}
@@ -451,12 +639,15 @@ def _train(
         "holdout": None if holdout is None else {"share": tc.holdout_share, "sentences": len(holdout_set), **holdout},
         "trained_on_dev": final_fit is not None,
         "final_fit": None if final_fit is None else dataclasses.asdict(final_fit),
+        "diverged": None if diverged is None else {"epoch": diverged.epoch, "message": str(diverged)},
     }
     checkpoint.write_json(output / "metrics.json", metrics)
     write_curves(history, output / "training_curves.png")
     write_card(output)
     if not interrupted:
         runstate.discard(staging)  # kept after an interruption, for --resume
+    if diverged is not None:
+        raise TaggerError(f"{diverged}; {output} holds epoch {best_epoch} (dev {best_score:.4f}), the last best one")
     return TrainResult(output, best_epoch, best_score, history, interrupted)
 
 
@@ -484,14 +675,42 @@ class FinalFit:
 
 
 def _selection_run(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """metrics.json and config.json of a finished selection run."""
-    metrics = read_json_object(path / "metrics.json")
+    """metrics.json and config.json of a finished selection run, checked: every field
+    the final fit takes from them is there and in range."""
+    metrics_path = path / "metrics.json"
+    metrics = read_json_object(metrics_path)
     raw = read_json_object(path / "config.json")
-    if not isinstance(metrics.get("best_epoch"), int) or not isinstance(metrics.get("dev"), dict):
+    best_epoch = metrics.get("best_epoch")
+    if not isinstance(best_epoch, int) or isinstance(best_epoch, bool) or not isinstance(metrics.get("dev"), dict):
         raise TaggerError(f"{path}: not a finished training run (metrics.json has no best_epoch and dev scores)")
     if metrics.get("trained_on_dev"):
         raise TaggerError(f"{path}: is itself a final fit; give the selection run it came from")
+    interrupted = metrics.get("interrupted", False)
+    if not isinstance(interrupted, bool):
+        raise TaggerError(f"{metrics_path}: interrupted must be true or false, found {interrupted!r}")
+    if interrupted:
+        raise TaggerError(
+            f"{metrics_path}: interrupted: true; an interrupted run's best epoch is not the one it would have "
+            f"chosen: finish it (tagger train --resume {path}) or give a finished run"
+        )
+    if metrics.get("diverged"):
+        raise TaggerError(f"{metrics_path}: the run diverged; its best epoch is not a finished run's choice")
+    if "main" not in metrics["dev"]:
+        raise TaggerError(f"{metrics_path}: dev has no main score")
+    main = metrics["dev"]["main"]
+    if not isinstance(main, int | float) or isinstance(main, bool) or not math.isfinite(main):
+        raise TaggerError(f"{metrics_path}: dev.main must be a number, found {main!r}")
+    if not 1 <= best_epoch <= EPOCH_LIMIT:
+        raise TaggerError(f"{metrics_path}: best_epoch must be 1 to {EPOCH_LIMIT}, found {best_epoch}")
+    for section in ("model", "train", "data"):
+        if section not in raw:
+            raise TaggerError(f"{path / 'config.json'}: has no section {section!r}")
+        if not isinstance(raw[section], dict):
+            raise TaggerError(f"{path / 'config.json'}: section {section!r} must be a mapping")
     return metrics, raw
+
+
+EPOCH_LIMIT = 100_000  # TrainConfig.epochs' bound
 
 
 # Settings seeds of one recipe may differ in: the seed, and where and how fast they ran.
@@ -512,6 +731,11 @@ def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:
     if not selections:
         raise TaggerError("--final-fit needs at least one selection run")
     paths = [Path(s) for s in selections]
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if path.resolve() in seen:
+            raise TaggerError(f"{path}: given twice to --final-fit (the same run as {seen[path.resolve()]})")
+        seen[path.resolve()] = path
     runs = [_selection_run(path) for path in paths]
     first_settings = _settings_but_seed(runs[0][1])
     for path, (_, raw) in zip(paths[1:], runs[1:], strict=True):
@@ -548,7 +772,10 @@ def _average_into(model: torch.nn.Module, states: Sequence[dict[str, torch.Tenso
 
 
 def _publish(model: torch.nn.Module, staging: Path, output: Path, metrics: dict[str, Any]) -> None:
-    """Replace ``output`` whole by a complete model directory holding ``model``."""
+    """Replace ``output`` whole by a complete model directory holding ``model``; never by
+    weights that are not finite numbers."""
+    if not _finite([t for t in model.state_dict().values() if t.is_floating_point()]):
+        raise RuntimeError(f"{output}: refusing to publish weights that are not finite")
     fresh = output.parent / f".{output.name}.new"
     runstate.discard(fresh)
     fresh.mkdir()

@@ -7,15 +7,17 @@ a small casing feature, so ``Apple`` and ``apple`` share a vector but not a casi
 from __future__ import annotations
 
 import gzip
+import math
 import re
 import unicodedata
+import zlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tagger.errors import CorpusError
+from tagger.errors import CorpusError, TaggerError
 
 if TYPE_CHECKING:  # torch is imported where vectors are read (training), not to tag
     import torch
@@ -128,26 +130,57 @@ class Vocab:
 def read_vectors(path: str | Path, limit: int | None = None) -> tuple[list[str], torch.Tensor]:
     """Read a GloVe-format text file (``word v1 ... vd``, optionally gzipped).
 
-    Returns the words in file order and a (N, d) float tensor. A line whose width
-    differs from the first is an error naming the line.
+    Returns the words in file order and a (N, d) float tensor. Every problem is a
+    one-line ``TaggerError`` naming the file, and the line where there is one: a
+    missing or unreadable file, a ``.gz`` that is not gzip, bytes that are not UTF-8,
+    a line whose width differs from the first, a value that is not a finite number.
     """
-    opener = gzip.open if str(path).endswith(".gz") else open
+    path = Path(path)
+    if path.is_dir():
+        raise TaggerError(f"{path}: is a directory, not a vectors file")
+    if not path.exists():
+        raise TaggerError(f"{path}: no such vectors file")
+    try:
+        return _read_vectors(path, limit)
+    except gzip.BadGzipFile as exc:
+        if "not a gzipped file" in str(exc).lower():
+            raise TaggerError(f"{path}: not a gzip file (the name ends in .gz)") from None
+        raise TaggerError(f"{path}: cannot read the gzip file: {exc}") from None
+    except (EOFError, zlib.error) as exc:  # a truncated or damaged gzip stream
+        raise TaggerError(f"{path}: cannot read the gzip file: {exc}") from None
+    except OSError as exc:
+        raise TaggerError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def _read_vectors(path: Path, limit: int | None) -> tuple[list[str], torch.Tensor]:
+    opener = gzip.open if path.name.endswith(".gz") else open
     words: list[str] = []
     rows: list[list[float]] = []
     dim = -1
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
-        for number, line in enumerate(fh, start=1):
+    with opener(path, "rb") as fh:  # type: ignore[operator]
+        for number, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = f"byte 0x{raw[exc.start]:02x} at column {exc.start + 1}"
+                raise CorpusError(path, number, f"not UTF-8 text ({where})") from None
             parts = line.rstrip().split(" ")
             if number == 1 and len(parts) == 2 and all(p.isdigit() for p in parts):
                 continue  # word2vec-style header
             if dim < 0:
                 dim = len(parts) - 1
+                if dim < 1:
+                    raise CorpusError(path, number, "a word without vector values")
             if len(parts) - 1 != dim:
                 raise CorpusError(path, number, f"expected {dim} vector values, found {len(parts) - 1}")
             try:
-                rows.append([float(x) for x in parts[1:]])
+                row = [float(x) for x in parts[1:]]
             except ValueError:
                 raise CorpusError(path, number, "vector value is not a number") from None
+            if not all(map(math.isfinite, row)):
+                value = next(x for x, v in zip(parts[1:], row, strict=True) if not math.isfinite(v))
+                raise CorpusError(path, number, f"vector value {value!r} is not a finite number")
+            rows.append(row)
             words.append(parts[0])
             if limit is not None and len(words) >= limit:
                 break

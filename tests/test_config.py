@@ -226,3 +226,44 @@ def test_yaml_exponent_float(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("train:\n  lr: 1e-3\n")
     assert load_config(path).train.lr == 1e-3
+
+
+# --- bounds that keep training finite -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("dotted", "value"),
+    [
+        ("train.lr_decay", float("inf")),  # lr / (1 + inf * 0) is nan from the first step: nan weights
+        ("train.lr_decay", float("nan")),
+        ("train.lr_decay", 1e9),
+        ("train.lr_decay", -0.1),
+        ("train.weight_decay", float("inf")),
+        ("train.weight_decay", float("nan")),
+        ("train.weight_decay", 5.0),
+        ("train.seed", -1),
+        ("train.seed", 2**32),
+        ("train.seed", 99999999999999999999),  # torch.manual_seed: "Overflow when unpacking long long"
+    ],
+)
+def test_training_numbers_are_bounded_to_finite_sensible_ranges(dotted: str, value: Any) -> None:
+    with pytest.raises(TaggerError) as info:
+        set_field(Config(), dotted, value, "command line")
+    message = str(info.value)
+    assert message.startswith(f"command line: {dotted}: ") and message.endswith(f"(got {value!r})")
+    assert "\n" not in message
+
+
+def test_the_bounds_keep_the_useful_values() -> None:
+    config = Config()
+    for dotted, value in [
+        ("train.lr_decay", 0.0),
+        ("train.lr_decay", 10.0),
+        ("train.weight_decay", 0.0),
+        ("train.weight_decay", 1e-4),
+        ("train.weight_decay", 1.0),
+        ("train.seed", 0),
+        ("train.seed", 2**32 - 1),
+    ]:
+        set_field(config, dotted, value)
+        assert getattr(config.train, dotted.split(".")[1]) == value

@@ -67,3 +67,74 @@ def test_epoch_state_round_trips_model_optimizer_and_random_generators(tmp_path:
     assert torch.equal(fresh.weight, model.weight)
     assert fresh_optimizer.state_dict()["state"][0]["exp_avg"].equal(optimizer.state_dict()["state"][0]["exp_avg"])
     assert (fresh_rng.random(), torch.rand(1).item()) == want_next
+
+
+def _saved_epoch(staging: Path) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+    model = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    runstate.save_epoch(staging, model, optimizer, random.Random(0), {"epoch": 2, "history": []})
+    return model, optimizer
+
+
+def test_a_missing_epoch_directory_is_a_one_line_error(tmp_path: Path) -> None:
+    import shutil
+
+    from tagger.errors import TaggerError
+
+    model, optimizer = _saved_epoch(tmp_path)
+    shutil.rmtree(tmp_path / "epoch-2")
+    with pytest.raises(TaggerError) as info:
+        runstate.load_epoch(tmp_path, model, optimizer, random.Random(0))
+    assert str(info.value) == (
+        f"{tmp_path / 'state.json'}: damaged resume state: names epoch-2, which is missing; "
+        "start the run afresh with --output"
+    )
+
+
+@pytest.mark.parametrize("damage", ["empty state", "no weights", "damaged weights", "foreign weights"])
+def test_a_damaged_epoch_state_is_a_one_line_error(tmp_path: Path, damage: str) -> None:
+    import json
+
+    from tagger.errors import TaggerError
+
+    model, optimizer = _saved_epoch(tmp_path)
+    if damage == "empty state":
+        (tmp_path / "state.json").write_text("{}")
+    elif damage == "no weights":
+        (tmp_path / "epoch-2" / "last.safetensors").unlink()
+    elif damage == "damaged weights":
+        (tmp_path / "epoch-2" / "last.safetensors").write_bytes(b"\x00" * 5)
+    else:
+        model = torch.nn.Linear(4, 2)  # the run's config no longer matches its weights
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+    with pytest.raises(TaggerError) as info:
+        runstate.load_epoch(tmp_path, model, optimizer, random.Random(0))
+    message = str(info.value)
+    assert message.startswith(f"{tmp_path / 'state.json'}: damaged resume state") and "\n" not in message
+    assert message.endswith("start the run afresh with --output")
+    json.loads((tmp_path / "state.json").read_text())  # nothing was discarded
+
+
+def test_read_static_without_a_vocabulary_is_a_one_line_error(tmp_path: Path) -> None:
+    from tagger.errors import TaggerError
+
+    (tmp_path / "config.json").write_text("{}")
+    with pytest.raises(TaggerError, match=r"vocab.json: missing file"):
+        runstate.read_static(tmp_path)
+
+
+def test_discard_turns_os_errors_into_one_line_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    from tagger.errors import TaggerError
+
+    (tmp_path / ".m.training").mkdir()
+
+    def refuse(path: object, *args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    with pytest.raises(TaggerError) as info:
+        runstate.discard(tmp_path / ".m.training")
+    assert str(info.value) == f"{tmp_path / '.m.training'}: cannot remove it: Permission denied"
+    runstate.discard(tmp_path / "absent")  # nothing to remove is no error

@@ -220,6 +220,50 @@ def test_read_vectors_empty_file(tmp_path: Path) -> None:
         read_vectors(path)
 
 
+@pytest.mark.parametrize(("line", "value"), [("of 1 nan", "nan"), ("of inf 2", "inf"), ("of 1 -Infinity", "-Infinity")])
+def test_read_vectors_refuses_values_that_are_not_finite(tmp_path: Path, line: str, value: str) -> None:
+    """A nan or inf vector makes every loss it touches nan: training would save nan weights."""
+    path = tmp_path / "vectors.txt"
+    path.write_text(f"the 1 2\n{line}\n", encoding="utf-8")
+    with pytest.raises(CorpusError) as info:
+        read_vectors(path)
+    assert str(info.value) == f"{path}:2: vector value {value!r} is not a finite number"
+
+
+def _vector_error(path: Path) -> str:
+    with pytest.raises(TaggerError) as info:
+        read_vectors(path)
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path))
+    return message
+
+
+def test_read_vectors_missing_file_or_directory_is_one_line(tmp_path: Path) -> None:
+    assert _vector_error(tmp_path / "nope.txt") == f"{tmp_path / 'nope.txt'}: no such vectors file"
+    assert _vector_error(tmp_path) == f"{tmp_path}: is a directory, not a vectors file"
+
+
+def test_read_vectors_fake_gzip_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.txt.gz"
+    path.write_text("the 1 2\n", encoding="utf-8")
+    assert _vector_error(path) == f"{path}: not a gzip file (the name ends in .gz)"
+    truncated = tmp_path / "cut.txt.gz"
+    truncated.write_bytes(gzip.compress(GLOVE.encode() * 50)[:60])
+    assert _vector_error(truncated).startswith(f"{truncated}: cannot read the gzip file")
+
+
+def test_read_vectors_not_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.txt"
+    path.write_bytes(b"the 1 2\ncaf\xe9 1 2\n")
+    assert _vector_error(path) == f"{path}:2: not UTF-8 text (byte 0xe9 at column 4)"
+
+
+def test_read_vectors_of_words_only_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "vectors.txt"
+    path.write_text("the\nof\n", encoding="utf-8")
+    assert _vector_error(path) == f"{path}:1: a word without vector values"
+
+
 @pytest.mark.parametrize(
     ("tokens", "expected"),
     [
