@@ -81,7 +81,9 @@ def _exit_status(signum: int) -> int:
 def cmd_train(args: argparse.Namespace) -> int:
     _need_torch("train")
     from tagger.device import set_threads
-    from tagger.train import final_fit_from, resume_arguments, train
+    from tagger.finalfit import final_fit_from
+    from tagger.resume import resume_arguments
+    from tagger.train import train
 
     command = "tagger " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     final_fit = None

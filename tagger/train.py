@@ -24,7 +24,6 @@ import math
 import os
 import random
 import shutil
-import statistics
 import time
 import warnings
 from collections import deque
@@ -46,8 +45,11 @@ from tagger.corpus import Sentence, check_bio_tags, check_scheme, read_corpus
 from tagger.device import pick_device
 from tagger.errors import TaggerError
 from tagger.evaluate import evaluate
+
+# Re-exported: the CLI and the tests start runs from here.
+from tagger.finalfit import FinalFit, check_final_fit_output
 from tagger.labeler import Labeler
-from tagger.modelfiles import read_json_object
+from tagger.resume import damaged, resume_vocab
 from tagger.tags import TagScheme, convert, detect_scheme
 from tagger.vocab import Vocab, build_vocab, read_vectors
 
@@ -127,56 +129,6 @@ def epoch_batches(
     return examples, example_tags, bucketed_batches([len(e) for e in examples], per_batch, rng)
 
 
-def resume_arguments(output: str | Path) -> tuple[str, str, Config, str | None, FinalFit | None]:
-    """(train path, dev path, config, embeddings, final fit) of the interrupted run into
-    ``output``. A damaged state is a one-line ``TaggerError`` naming its file."""
-    staging = runstate.staging_dir(Path(output))
-    state_file = staging / runstate.STATE_FILE
-    if not state_file.is_file():
-        raise TaggerError(f"{output}: no interrupted training to resume (nothing in {staging.name})")
-    saved, _ = runstate.read_static(staging)
-    for section in ("model", "train", "data"):
-        if not isinstance(saved.get(section), dict):
-            raise _damaged(staging / "config.json", f"no {section!r} section")
-    state = read_json_object(state_file)
-    data = state.get("data")
-    data = data if isinstance(data, dict) else {}
-    for key in ("train", "dev"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise _damaged(state_file, f"no data.{key}")
-    embeddings = data.get("embeddings")
-    if embeddings is not None and not isinstance(embeddings, str):
-        raise _damaged(state_file, "data.embeddings is not a path")
-    config = Config.from_dict({k: saved[k] for k in ("model", "train", "data")}, str(staging / "config.json"))
-    saved_fit = state.get("final_fit")
-    fit = None
-    if saved_fit is not None:
-        fit = _saved_final_fit(saved_fit, state_file)
-    return data["train"], data["dev"], config, embeddings or None, fit
-
-
-def _damaged(path: Path, what: str) -> TaggerError:
-    return TaggerError(f"{path}: damaged resume state: {what}; start the run afresh with --output")
-
-
-def _saved_final_fit(saved: Any, state_file: Path) -> FinalFit:
-    """The ``FinalFit`` an interrupted final fit saved in its state."""
-    if not isinstance(saved, dict):
-        raise _damaged(state_file, "final_fit is not an object")
-    kinds: dict[str, tuple[type, ...]] = {"selection": (str,), "epochs": (int,), "selection_dev": (int, float)}
-    for key, kind in kinds.items():
-        if key not in saved:
-            raise _damaged(state_file, f"final_fit has no {key}")
-        if not isinstance(saved[key], kind) or isinstance(saved[key], bool):
-            raise _damaged(state_file, f"final_fit.{key} is {saved[key]!r}")
-    runs, best = saved.get("runs", ()), saved.get("best_epochs", ())  # older states have neither
-    if not isinstance(runs, list | tuple) or not all(isinstance(r, str) for r in runs):
-        raise _damaged(state_file, "final_fit.runs is not a list of paths")
-    if not isinstance(best, list | tuple) or not all(isinstance(e, int) and not isinstance(e, bool) for e in best):
-        raise _damaged(state_file, "final_fit.best_epochs is not a list of epochs")
-    return FinalFit(saved["selection"], saved["epochs"], float(saved["selection_dev"]), tuple(runs), tuple(best))
-
-
 def check_output(output: Path) -> None:
     """Refuse to train into a directory that holds something other than a model (a
     better epoch replaces the model directory whole), or where nothing can be written:
@@ -221,7 +173,7 @@ def train(
             f"it cannot be combined with context_sentences={config.model.context_sentences}"
         )
     if final_fit is not None:
-        _check_final_fit_output(final_fit, Path(output))
+        check_final_fit_output(final_fit, Path(output))
     tc = config.train
     world = distributed.world_from_env()  # one rank of a torchrun launch, or alone
     device = pick_device(tc.device)
@@ -251,16 +203,6 @@ def train(
 
 def _quiet(_: str) -> None:
     pass
-
-
-def _check_final_fit_output(final_fit: FinalFit, output: Path) -> None:
-    """A final fit writes a model of its own: never over a run it was selected from."""
-    target = output.resolve()
-    for run in final_fit.runs or (final_fit.selection,):
-        if Path(run).resolve() == target:
-            raise TaggerError(
-                f"{output}: is the selection run of this final fit ({run}); give the final fit an --output of its own"
-            )
 
 
 class _Diverged(Exception):
@@ -334,7 +276,7 @@ def _train(
     pretrained_words: list[str] = []
     vectors = None
     if resume:  # the run's own vocabulary; its vectors are in the saved weights
-        vocab = _resume_vocab(staging)
+        vocab = resume_vocab(staging)
         unknown = sorted({t for tags in train_tags for t in tags} - set(vocab.labels))
         if unknown:
             corpus = f"{train_path}" if final_fit is None else f"{train_path} (with {dev_path})"
@@ -406,15 +348,6 @@ def _train(
             runstate.discard(staging)  # no epoch completed: nothing to resume, nothing to keep
 
 
-def _resume_vocab(staging: Path) -> Vocab:
-    try:
-        return Vocab.from_json(runstate.read_static(staging)[1])
-    except KeyError as exc:
-        raise _damaged(staging / "vocab.json", f"no {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise _damaged(staging / "vocab.json", str(exc)) from None
-
-
 PROGRESS_FIELDS: dict[str, tuple[type, ...]] = {
     "epoch": (int,),
     "history": (list,),
@@ -472,9 +405,9 @@ def _run(
         state = runstate.load_epoch(staging, model, optimizer, rng)
         for key, kind in PROGRESS_FIELDS.items():
             if key not in state:
-                raise _damaged(staging / runstate.STATE_FILE, f"no {key!r}")
+                raise damaged(staging / runstate.STATE_FILE, f"no {key!r}")
             if not isinstance(state[key], kind) or isinstance(state[key], bool):
-                raise _damaged(staging / runstate.STATE_FILE, f"{key} is {state[key]!r}")
+                raise damaged(staging / runstate.STATE_FILE, f"{key} is {state[key]!r}")
         history, best_score, best_epoch, stale, done = (
             state["history"],
             state["best_score"],
@@ -661,103 +594,6 @@ def make_optimizer(params: list[torch.nn.Parameter], tc: TrainConfig) -> torch.o
     if tc.optimizer == "adam":
         return torch.optim.Adam(params, lr=tc.lr, weight_decay=tc.weight_decay, fused=True)
     return torch.optim.SGD(params, lr=tc.lr, momentum=tc.momentum, weight_decay=tc.weight_decay, fused=True)
-
-
-@dataclass(frozen=True)
-class FinalFit:
-    """What a final fit takes from its selection runs (one, or several seeds of one recipe)."""
-
-    selection: str  # the (first) selection run's model directory: its configuration is used
-    epochs: int  # the median of their best epochs: the final fit trains exactly this long
-    selection_dev: float  # their mean dev score, the estimate the final model's card reports
-    runs: tuple[str, ...] = ()  # every selection run, where there were several
-    best_epochs: tuple[int, ...] = ()  # their best epochs, in the same order
-
-
-def _selection_run(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """metrics.json and config.json of a finished selection run, checked: every field
-    the final fit takes from them is there and in range."""
-    metrics_path = path / "metrics.json"
-    metrics = read_json_object(metrics_path)
-    raw = read_json_object(path / "config.json")
-    best_epoch = metrics.get("best_epoch")
-    if not isinstance(best_epoch, int) or isinstance(best_epoch, bool) or not isinstance(metrics.get("dev"), dict):
-        raise TaggerError(f"{path}: not a finished training run (metrics.json has no best_epoch and dev scores)")
-    if metrics.get("trained_on_dev"):
-        raise TaggerError(f"{path}: is itself a final fit; give the selection run it came from")
-    interrupted = metrics.get("interrupted", False)
-    if not isinstance(interrupted, bool):
-        raise TaggerError(f"{metrics_path}: interrupted must be true or false, found {interrupted!r}")
-    if interrupted:
-        raise TaggerError(
-            f"{metrics_path}: interrupted: true; an interrupted run's best epoch is not the one it would have "
-            f"chosen: finish it (tagger train --resume {path}) or give a finished run"
-        )
-    if metrics.get("diverged"):
-        raise TaggerError(f"{metrics_path}: the run diverged; its best epoch is not a finished run's choice")
-    if "main" not in metrics["dev"]:
-        raise TaggerError(f"{metrics_path}: dev has no main score")
-    main = metrics["dev"]["main"]
-    if not isinstance(main, int | float) or isinstance(main, bool) or not math.isfinite(main):
-        raise TaggerError(f"{metrics_path}: dev.main must be a number, found {main!r}")
-    if not 1 <= best_epoch <= EPOCH_LIMIT:
-        raise TaggerError(f"{metrics_path}: best_epoch must be 1 to {EPOCH_LIMIT}, found {best_epoch}")
-    for section in ("model", "train", "data"):
-        if section not in raw:
-            raise TaggerError(f"{path / 'config.json'}: has no section {section!r}")
-        if not isinstance(raw[section], dict):
-            raise TaggerError(f"{path / 'config.json'}: section {section!r} must be a mapping")
-    return metrics, raw
-
-
-EPOCH_LIMIT = 100_000  # TrainConfig.epochs' bound
-
-
-# Settings seeds of one recipe may differ in: the seed, and where and how fast they ran.
-SEED_ONLY = {("train", "seed"), ("train", "threads"), ("train", "device")}
-
-
-def _settings_but_seed(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: {f: v for f, v in raw[k].items() if (k, f) not in SEED_ONLY} for k in ("model", "train", "data")}
-
-
-def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:
-    """The epochs and dev score of finished selection runs, and their configuration.
-
-    With several runs (seeds of one recipe) the epoch count is their median best epoch:
-    one seed's best epoch is itself noisy (the shipped recipe's seeds were best at
-    epochs 12, 15 and 16 on EWT), and the count should belong to the recipe, not to
-    one seed. The runs must agree on every setting but the seed."""
-    if not selections:
-        raise TaggerError("--final-fit needs at least one selection run")
-    paths = [Path(s) for s in selections]
-    seen: dict[Path, Path] = {}
-    for path in paths:
-        if path.resolve() in seen:
-            raise TaggerError(f"{path}: given twice to --final-fit (the same run as {seen[path.resolve()]})")
-        seen[path.resolve()] = path
-    runs = [_selection_run(path) for path in paths]
-    first_settings = _settings_but_seed(runs[0][1])
-    for path, (_, raw) in zip(paths[1:], runs[1:], strict=True):
-        settings = _settings_but_seed(raw)
-        differing = [
-            f"{k}.{f}"
-            for k in first_settings
-            for f in sorted(set(first_settings[k]) | set(settings[k]))
-            if first_settings[k].get(f) != settings[k].get(f)
-        ]
-        if differing:
-            raise TaggerError(
-                f"{path}: not a seed of the recipe of {paths[0]}: its config.json differs in {', '.join(differing)}"
-            )
-    raw = runs[0][1]
-    config = Config.from_dict({k: raw[k] for k in ("model", "train", "data")}, str(paths[0] / "config.json"))
-    best = [int(metrics["best_epoch"]) for metrics, _ in runs]
-    dev = statistics.mean(float(metrics["dev"]["main"]) for metrics, _ in runs)
-    if len(paths) == 1:
-        return FinalFit(str(paths[0]), best[0], dev), config
-    epochs = int(statistics.median_low(best))  # an epoch some run was best at
-    return FinalFit(str(paths[0]), epochs, dev, tuple(str(p) for p in paths), tuple(best)), config
 
 
 def _average_into(model: torch.nn.Module, states: Sequence[dict[str, torch.Tensor]]) -> None:

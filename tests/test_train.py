@@ -171,7 +171,7 @@ def test_resume_continues_exactly_where_the_run_stopped(ner_file: Path, tmp_path
         ner_file, ner_file, tmp_path / "m", config, log=calls.append, progress=False, should_stop=stop_after_three
     )
     assert first.interrupted and len(first.history) == 3
-    from tagger.train import resume_arguments
+    from tagger.resume import resume_arguments
 
     train_path, dev_path, saved, embeddings, fit = resume_arguments(tmp_path / "m")
     assert fit is None
@@ -201,7 +201,7 @@ def test_a_resumed_run_averages_the_same_epochs_as_an_uninterrupted_one(ner_file
         progress=False,
         should_stop=lambda: len([c for c in calls if c.startswith("epoch")]) == 5,
     )
-    from tagger.train import resume_arguments
+    from tagger.resume import resume_arguments
 
     train_path, dev_path, saved, embeddings, _ = resume_arguments(tmp_path / "m")
     train(train_path, dev_path, tmp_path / "m", saved, embeddings, log=lambda _: None, progress=False, resume=True)
@@ -337,7 +337,7 @@ def _finished_run(directory: Path, best_epoch: int, dev: float, seed: int, **mod
 
 
 def test_a_final_fit_from_several_seeds_takes_their_median_epoch_and_mean_dev(tmp_path: Path) -> None:
-    from tagger.train import final_fit_from
+    from tagger.finalfit import final_fit_from
 
     runs = [_finished_run(tmp_path / f"s{i}", e, d, i) for i, (e, d) in enumerate([(12, 0.96), (16, 0.97), (15, 0.95)])]
     fit, config = final_fit_from(*runs)
@@ -352,7 +352,7 @@ def test_a_final_fit_from_several_seeds_takes_their_median_epoch_and_mean_dev(tm
 
 def test_a_final_fit_refuses_runs_of_different_recipes(tmp_path: Path) -> None:
     from tagger.errors import TaggerError
-    from tagger.train import final_fit_from
+    from tagger.finalfit import final_fit_from
 
     a = _finished_run(tmp_path / "a", 12, 0.96, 1)
     b = _finished_run(tmp_path / "b", 14, 0.96, 2, hidden_size=64, num_layers=1)
@@ -367,7 +367,7 @@ def test_a_final_fit_refuses_runs_of_different_recipes(tmp_path: Path) -> None:
 
 def test_final_fit_from_several_runs_through_the_command(ner_file: Path, tmp_path: Path) -> None:
     from tagger.cli import main
-    from tagger.train import resume_arguments
+    from tagger.resume import resume_arguments
 
     config = tiny_config()
     config.train.epochs = 4

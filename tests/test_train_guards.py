@@ -18,7 +18,9 @@ from tagger import checkpoint
 from tagger import train as train_module
 from tagger.cli import main
 from tagger.errors import TaggerError
-from tagger.train import final_fit_from, resume_arguments, train
+from tagger.finalfit import final_fit_from
+from tagger.resume import resume_arguments
+from tagger.train import train
 from tests.conftest import NER_TRAIN
 from tests.test_train import _finished_run, tiny_config
 
