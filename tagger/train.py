@@ -201,6 +201,34 @@ def train(
         distributed.close(world)
 
 
+def _compare_labels(
+    train_set: Sequence[Sentence],
+    dev_set: Sequence[Sentence],
+    source: TagScheme,
+    paths: tuple[str, str],
+    log: Callable[[str], None],
+) -> None:
+    """Dev must be scored in the labels train teaches: entity tags in dev but not in
+    train are an error (a train file of O alone, or the wrong column, would train a POS
+    model that scores dev as token accuracy); dev labels train never has are warned of,
+    since dev counts each of them as a miss."""
+    dev_source = detect_scheme([s.tags for s in dev_set])
+    if source == TagScheme.NONE and dev_source != TagScheme.NONE:
+        raise TaggerError(
+            f"{paths[0]}: its tags are not entity tags (or all O), but {paths[1]} has entity tags "
+            "(B-, I-, E-, S- and a type): give a train file with entities, or check --tag-column"
+        )
+    if source == TagScheme.NONE:
+        unseen = sorted({t for s in dev_set for t in s.tags} - {t for s in train_set for t in s.tags})
+    else:
+        types = {tag[2:] for s in train_set for tag in s.tags if tag != "O"}
+        unseen = sorted({tag[2:] for s in dev_set for tag in s.tags if tag != "O"} - types)
+    if unseen:
+        kind = "labels" if source == TagScheme.NONE else "entity types"
+        shown = ", ".join(unseen[:8]) + (", ..." if len(unseen) > 8 else "")
+        log(f"warning: {paths[1]} has {kind} {paths[0]} never has ({shown}): dev scores each of them as a miss")
+
+
 def _quiet(_: str) -> None:
     pass
 
@@ -270,6 +298,7 @@ def _train(
             log(f"warning: {message} (repaired by reading it as the start of an entity)")
         if len(problems) > 5:
             log(f"warning: {len(problems) - 5} more ill-formed tags in {name}")
+    _compare_labels(train_set, dev_set, source, (str(train_path), str(dev_path)), log)
     scheme = _target_scheme(source, config)
     train_tags = [convert(s.tags, source, scheme) for s in train_set]
 

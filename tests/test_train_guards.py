@@ -418,3 +418,22 @@ def test_resuming_after_the_train_corpus_gained_a_label_is_a_one_line_error(
     err = _one_line_error(capsys)
     assert f"error: {data}: has labels the interrupted run's vocabulary lacks (S-CITY); " in err
     assert (tmp_path / ".r2.training" / "state.json").is_file()
+
+
+def test_a_train_file_without_entities_against_a_dev_file_with_them_is_refused(ner_file: Path, tmp_path: Path) -> None:
+    """Regression: train tags all O made a POS model that scored NER dev as token accuracy."""
+    all_o = tmp_path / "all_o.txt"
+    all_o.write_text("".join(f"{line.split()[0]} O\n" if line.strip() else "\n" for line in ner_file.open()))
+    with pytest.raises(TaggerError, match=r"its tags are not entity tags \(or all O\), but .* has entity tags"):
+        train(all_o, ner_file, tmp_path / "m", tiny_config(), log=_quiet, progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+def test_dev_entity_types_that_train_lacks_are_warned_of(ner_file: Path, tmp_path: Path) -> None:
+    dev = tmp_path / "dev.txt"
+    dev.write_text(ner_file.read_text().replace("B-LOC", "B-GPE", 1).replace("I-LOC", "I-GPE", 1))
+    messages: list[str] = []
+    config = tiny_config()
+    config.train.epochs = 1
+    train(ner_file, dev, tmp_path / "m", config, log=messages.append, progress=False)
+    assert any(m.startswith(f"warning: {dev} has entity types {ner_file} never has (GPE)") for m in messages)
