@@ -145,6 +145,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     config = Config(data=dataclasses.replace(loaded.config.data))
     if args.format:
         config.data.format = args.format
+    elif format_from_name(args.file) in ("conll", "conllu"):  # the file's name says, as for train and tag
+        config.data.format = format_from_name(args.file)  # type: ignore[assignment]
     if args.tag_column is not None:
         config.data.tag_column = args.tag_column
     result = evaluate(labeler, loaded.name, load_data(args.file, config), args.casing)

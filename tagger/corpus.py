@@ -49,8 +49,10 @@ def read_corpus(
     path = Path(path)
     if path.is_dir():
         raise TaggerError(f"{path}: is a directory, not a corpus file")
-    if not path.is_file():
+    if not path.exists():
         raise TaggerError(f"{path}: no such file")
+    if not path.is_file():
+        raise TaggerError(f"{path}: not a regular file (a corpus is read twice: give a file, not a pipe or device)")
     if fmt == "conllu":
         token_column, tag_column = 1, (3 if tag_field == "upos" else 4)
     sentences = []

@@ -386,3 +386,16 @@ def test_info_reads_a_hand_edited_metrics_file_without_a_traceback(
     assert main(["info", str(model_dir)]) == 0
     out = capsys.readouterr().out
     assert "dev score" not in out and out.splitlines()[-1] == "seeds: 2=0.5000"
+
+
+def test_evaluate_reads_a_file_by_its_name_like_train_and_tag(
+    model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Regression: a .conllu file was read in the model's own format (CoNLL), and its
+    comment lines were reported as token lines with the wrong column count."""
+    path = tmp_path / "dev.conllu"
+    path.write_text(CONLLU)
+    assert main(["evaluate", str(model_dir), str(path)]) == 2
+    assert "tag 'PROPN' is not an entity tag" in capsys.readouterr().err
+    assert main(["evaluate", str(model_dir), "/dev/null"]) == 2
+    assert capsys.readouterr().err.startswith("error: /dev/null: not a regular file")

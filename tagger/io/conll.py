@@ -56,6 +56,11 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
         yield record
 
 
+# A token may hold spaces (a CoNLL-U form "10 000"); written as no-break spaces, it stays
+# one column that ``read_conll`` reads back whole.
+_IN_COLUMN = str.maketrans({" ": "\u00a0", "\t": "\u00a0"})
+
+
 class ConllWriter:
     """The input columns of each token (or the token alone for raw-text input), then one
     predicted column per model; a blank line after each sentence."""
@@ -71,6 +76,7 @@ class ConllWriter:
                 raise ValueError(f"record at line {record.line}: {len(rows)} token lines but {len(sentence)} labels")
             for i, token in enumerate(sentence):
                 base = rows[i] if rows is not None else [token.text]
-                lines.append(" ".join([*base, *(token.labels[m].label for m in self.models)]) + "\n")
+                columns = [c.translate(_IN_COLUMN) for c in base]
+                lines.append(" ".join([*columns, *(token.labels[m].label for m in self.models)]) + "\n")
             lines.append("\n")
         self.out.write("".join(lines))

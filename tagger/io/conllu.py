@@ -85,7 +85,9 @@ class ConlluWriter:
                     columns = list(rows[i])
                 else:
                     columns = [str(i + 1), token.text, "_", "_", "_", "_", "_", "_", "_", "_"]
-                misc = [] if columns[9] == "_" else [columns[9]]
+                # Labels of these models from an earlier run (this file tagged again) are replaced.
+                ours = tuple(f"{m}=" for m in self.models)
+                misc = [] if columns[9] == "_" else [f for f in columns[9].split("|") if not f.startswith(ours)]
                 misc += [f"{m}={token.labels[m].label}" for m in self.models]
                 columns[9] = "|".join(misc)
                 lines.append("\t".join(columns) + "\n")

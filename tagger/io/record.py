@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from tagger.io.validate import MAX_SENTENCE_TOKENS
+from tagger.io.validate import MAX_SENTENCE_TOKENS, token_problem
 
 
 @dataclass
@@ -43,6 +43,9 @@ class Record:
         if len(self.rows) >= MAX_SENTENCE_TOKENS:
             self.fail(line, f"sentence longer than {MAX_SENTENCE_TOKENS} tokens; separate sentences by blank lines")
             return
+        problem = token_problem(token)  # the rule POST /tag and Tagger.tag apply to tokens
+        if problem is not None:
+            self.fail(line, f"bad token: {problem}")
         self.rows.append(columns)
         self.tokens.append(token)
         self.row_lines.append(line)

@@ -29,31 +29,38 @@ def _cut(line: str, limit: int) -> Iterator[str]:
     yield line
 
 
+def _joined(lines: list[str]) -> str:
+    """The lines of a document as the file holds them, without its last line ending."""
+    text = "".join(lines)
+    return text.removesuffix("\n").removesuffix("\r") if text.endswith("\n") else text
+
+
 def read_paragraphs(stream: IO[bytes], limit: int = MAX_DOCUMENT_CHARS) -> Iterator[Record]:
-    """Documents separated by blank lines; inner newlines are kept. A stretch longer
+    """Documents separated by blank lines; inner line breaks are kept as the file has
+    them (CRLF included), so offsets slice the paragraph as written. A stretch longer
     than ``limit`` characters without a blank line (a long line included) is cut into
     documents of at most ``limit``, so memory stays flat whatever the layout."""
     lines: list[str] = []
     start = size = 0
-    for number, line, problem in decode_lines(stream):
+    for number, line, problem in decode_lines(stream, keep_ends=True):
         if line is None:
             if lines:
-                yield Record(start, text="\n".join(lines))
+                yield Record(start, text=_joined(lines))
                 lines, size = [], 0
             yield Record(number, error=problem)
             continue
         if not line.strip():
             if lines:
-                yield Record(start, text="\n".join(lines))
+                yield Record(start, text=_joined(lines))
                 lines, size = [], 0
             continue
         for part in _cut(line, limit):
-            if lines and size + len(part) > limit:
-                yield Record(start, text="\n".join(lines))
+            if lines and size + len(part.rstrip("\r\n")) > limit:
+                yield Record(start, text=_joined(lines))
                 lines, size = [], 0
             if not lines:
                 start = number
             lines.append(part)
-            size += len(part) + 1
+            size += len(part)
     if lines:
-        yield Record(start, text="\n".join(lines))
+        yield Record(start, text=_joined(lines))

@@ -116,10 +116,10 @@ def input_problem(documents: Sequence[str | Sequence[str]], single: bool = False
     return None
 
 
-def decode_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
+def decode_lines(stream: IO[bytes], keep_ends: bool = False) -> Iterator[tuple[int, str | None, str]]:
     """``(line number, line, error)`` for every line of a byte stream; ``line`` is
-    ``None`` and ``error`` says why when the line is not UTF-8. A leading BOM and the
-    line ending are dropped."""
+    ``None`` and ``error`` says why when the line is not UTF-8. A leading BOM is
+    dropped, and the line ending unless ``keep_ends``."""
     for number, raw in enumerate(stream, start=1):
         problem = utf8_problem(raw)
         if problem is not None:
@@ -128,4 +128,4 @@ def decode_lines(stream: IO[bytes]) -> Iterator[tuple[int, str | None, str]]:
         line = raw.decode("utf-8")
         if number == 1:
             line = line.removeprefix("\ufeff")
-        yield number, line.rstrip("\r\n"), ""
+        yield number, line if keep_ends else line.rstrip("\r\n"), ""

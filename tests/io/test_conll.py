@@ -6,6 +6,7 @@ import io
 
 from tagger.document import TaggedDocument, TaggedToken, TokenLabel
 from tagger.io.conll import ConllWriter, read_conll
+from tagger.io.record import Record
 
 
 def records(data: bytes) -> list:
@@ -75,3 +76,25 @@ def test_columns_split_at_spaces_and_tabs_only_not_inside_a_token() -> None:
     assert got.error is None
     assert got.tokens == ["Price", "10\u00a0000", "1\u2009000"]
     assert got.rows == [["Price", "NN", "O"], ["10\u00a0000", "CD", "O"], ["1\u2009000", "CD", "O"]]
+
+
+def test_a_token_with_spaces_from_conllu_input_stays_one_column_in_conll_output() -> None:
+    """Regression: the form "10 000" was written as two columns, shifting the rest."""
+    record = Record(1, tokens=["10 000", "New\tYork"], rows=[["10 000", "NUM"], ["New\tYork", "PROPN"]])
+    doc = TaggedDocument(sentences=[[TaggedToken(t, 0, 0, {"ner": TokenLabel("O", 1.0)}) for t in record.tokens or []]])
+    out = io.StringIO()
+    ConllWriter(out, ["ner"]).write(record, doc)
+    assert out.getvalue() == "10\u00a0000 NUM O\nNew\u00a0York PROPN O\n\n"
+    (back,) = records(out.getvalue().encode())
+    assert (
+        back.tokens == ["10\u00a0000", "New\u00a0York"] and back.rows is not None and back.rows[0][1:] == ["NUM", "O"]
+    )
+
+
+def test_tokens_the_service_refuses_are_bad_records_here_too() -> None:
+    """Regression: tagger tag tagged CoNLL tokens (a zero-width space at an edge, a control
+    character) that POST /tag and Tagger.tag refuse."""
+    (bad, ctl, good) = records("\u200bParis O\n\nx\x01y O\n\nParis O\n".encode())
+    assert bad.error == "bad token: whitespace \\u200b at the start of the token" and bad.where == 1
+    assert ctl.error == "bad token: control character or line break \\u0001 at character 1" and ctl.where == 3
+    assert good.error is None

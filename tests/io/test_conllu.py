@@ -54,3 +54,14 @@ def test_raw_text_input_gets_a_text_comment_and_minimal_lines() -> None:
     out = io.StringIO()
     ConlluWriter(out, ["pos"]).write(Record(1, text="Hi"), doc)
     assert out.getvalue() == "# text = Hi\n1\tHi\t_\t_\t_\t_\t_\t_\t_\tpos=INTJ\n\n"
+
+
+def test_tagging_conllu_output_again_replaces_the_models_labels_instead_of_repeating_them() -> None:
+    (record,) = read_conllu(io.BytesIO(CONLLU.encode()))
+    for label in ("X", "Y"):
+        tokens = [TaggedToken(t, 0, 0, {"pos": TokenLabel(label, 1.0)}) for t in record.tokens or []]
+        out = io.StringIO()
+        ConlluWriter(out, ["pos"]).write(record, TaggedDocument(sentences=[tokens]))
+        (record,) = read_conllu(io.BytesIO(out.getvalue().encode()))
+    lines = out.getvalue().splitlines()
+    assert lines[7].endswith("\tSpaceAfter=No|pos=Y") and lines[3].endswith("\t_\tpos=Y")

@@ -46,3 +46,12 @@ def test_a_line_longer_than_a_document_is_a_bad_record_in_lines_format() -> None
 def test_lines_gives_one_record_per_line_empty_ones_included() -> None:
     got = list(read_lines(io.BytesIO(b"a\n\nb\r\n")))
     assert [(r.text, r.line) for r in got] == [("a", 1), ("", 2), ("b", 3)]
+
+
+def test_paragraphs_keep_their_own_line_endings_so_offsets_slice_the_text_as_written() -> None:
+    """Regression: CRLF lines were joined with LF, so every offset after a line break was
+    one off against the paragraph as the file holds it."""
+    data = b"Angela Merkel visited Paris.\r\nShe met Macron.\r\n\r\nNext one.\r\n"
+    got = list(read_paragraphs(io.BytesIO(data)))
+    assert [r.text for r in got] == ["Angela Merkel visited Paris.\r\nShe met Macron.", "Next one."]
+    assert got[0].text == data.decode().split("\r\n\r\n")[0]
