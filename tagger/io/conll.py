@@ -26,6 +26,7 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
     columns_per_line: int | None = None
     document = 0
     record: Record | None = None
+    docstart: str | None = None  # the -DOCSTART- line the next sentence follows
     for number, line, problem in decode_lines(stream):
         if line is not None and not line.strip():
             if record is not None:
@@ -37,9 +38,11 @@ def read_conll(stream: IO[bytes]) -> Iterator[Record]:
                 yield record
                 record = None
             document += 1
+            docstart = line.strip()
             continue
         if record is None:
-            record = Record(number, tokens=[], rows=[], document=document)
+            record = Record(number, tokens=[], rows=[], document=document, docstart=docstart)
+            docstart = None
         if record.error is not None:
             continue  # the rest of a bad sentence adds nothing
         if line is None:
@@ -70,6 +73,8 @@ class ConllWriter:
 
     def write(self, record: Record, doc: TaggedDocument) -> None:
         lines = []
+        if record.docstart is not None:  # the document boundary, so the output reads as the input did
+            lines.append(" ".join([*_COLUMNS.split(record.docstart), *("O" for _ in self.models)]) + "\n\n")
         for sentence in doc.sentences:
             rows = record.rows
             if rows is not None and len(rows) != len(sentence):

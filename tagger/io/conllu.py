@@ -58,6 +58,11 @@ def read_conllu(stream: IO[bytes]) -> Iterator[Record]:
         yield finish(record)
 
 
+def _one_line(text: str) -> str:
+    """A comment's value on one line: line breaks and tabs as spaces."""
+    return " ".join(text.split())
+
+
 def _key(comment: str) -> str:
     return comment[1:].partition("=")[0].strip()
 
@@ -77,14 +82,31 @@ class ConlluWriter:
                 raise ValueError(f"record at line {record.line}: {len(rows)} token lines but {len(sentence)} labels")
             if s_index == 0:
                 lines += [c + "\n" for c in record.comments]
-            if rows is None:
-                lines.append(f"# text = {' '.join(t.text for t in sentence)}\n")
+            if rows is None:  # raw text: the comments UD tools expect, from the text and its offsets
+                name = record.id or f"line-{record.line}"
+                if s_index == 0:
+                    lines.append(f"# newdoc id = {_one_line(name)}\n")
+                lines.append(f"# sent_id = {_one_line(name)}-{s_index + 1}\n")
+                original = doc.text[sentence[0].start : sentence[-1].end] if doc.text else ""
+                lines.append(f"# text = {_one_line(original or ' '.join(t.text for t in sentence))}\n")
             for i, token in enumerate(sentence):
                 lines += [e + "\n" for e in record.extra.get(i, ())]
                 if rows is not None and len(rows[i]) == COLUMNS:
                     columns = list(rows[i])
                 else:
-                    columns = [str(i + 1), token.text, "_", "_", "_", "_", "_", "_", "_", "_"]
+                    glued = rows is None and doc.text and i + 1 < len(sentence) and sentence[i + 1].start == token.end
+                    columns = [
+                        str(i + 1),
+                        token.text,
+                        "_",
+                        "_",
+                        "_",
+                        "_",
+                        "_",
+                        "_",
+                        "_",
+                        "SpaceAfter=No" if glued else "_",
+                    ]
                 # Labels of these models from an earlier run (this file tagged again) are replaced.
                 ours = tuple(f"{m}=" for m in self.models)
                 misc = [] if columns[9] == "_" else [f for f in columns[9].split("|") if not f.startswith(ours)]

@@ -22,6 +22,7 @@ class Record:
     comments: list[str] = field(default_factory=list)  # CoNLL-U comment lines, written back unchanged
     extra: dict[int, list[str]] = field(default_factory=dict)  # CoNLL-U lines without a token, by the next token
     document: int = 0  # input document (-DOCSTART- or # newdoc) the record belongs to: context for the models
+    docstart: str | None = None  # CoNLL: the -DOCSTART- line before this sentence, written back before it
     error: str | None = None
     error_line: int = 0  # 1-based line the error is on (0: the record's first line)
 

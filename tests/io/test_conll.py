@@ -98,3 +98,17 @@ def test_tokens_the_service_refuses_are_bad_records_here_too() -> None:
     assert bad.error == "bad token: whitespace \\u200b at the start of the token" and bad.where == 1
     assert ctl.error == "bad token: control character or line break \\u0001 at character 1" and ctl.where == 3
     assert good.error is None
+
+
+def test_document_boundaries_are_written_back() -> None:
+    """Regression: -DOCSTART- lines were dropped, so the output read as one document."""
+    data = b"-DOCSTART- -X- -X- O\n\nEU NNP B-NP B-ORG\n\n-DOCSTART- -X- -X- O\n\nBob NNP B-NP B-PER\n"
+    out = io.StringIO()
+    writer = ConllWriter(out, ["ner"])
+    for record in records(data):
+        tokens = [TaggedToken(t, 0, 0, {"ner": TokenLabel("O", 1.0)}) for t in record.tokens or []]
+        writer.write(record, TaggedDocument(sentences=[tokens]))
+    assert out.getvalue() == (
+        "-DOCSTART- -X- -X- O O\n\nEU NNP B-NP B-ORG O\n\n-DOCSTART- -X- -X- O O\n\nBob NNP B-NP B-PER O\n\n"
+    )
+    assert [r.document for r in records(out.getvalue().encode())] == [1, 2]

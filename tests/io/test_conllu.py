@@ -53,7 +53,28 @@ def test_raw_text_input_gets_a_text_comment_and_minimal_lines() -> None:
     doc = TaggedDocument(sentences=[[TaggedToken("Hi", 0, 2, {"pos": TokenLabel("INTJ", 1.0)})]])
     out = io.StringIO()
     ConlluWriter(out, ["pos"]).write(Record(1, text="Hi"), doc)
-    assert out.getvalue() == "# text = Hi\n1\tHi\t_\t_\t_\t_\t_\t_\t_\tpos=INTJ\n\n"
+    assert (
+        out.getvalue()
+        == "# newdoc id = line-1\n# sent_id = line-1-1\n# text = Hi\n1\tHi\t_\t_\t_\t_\t_\t_\t_\tpos=INTJ\n\n"
+    )
+
+
+def test_raw_text_gets_ud_comments_with_the_source_text_and_space_after() -> None:
+    """Regression: no sent_id or newdoc, the record's id dropped, ``# text`` the tokens
+    joined by spaces, no SpaceAfter=No: not valid UD."""
+    from tagger.io.record import Record
+    from tagger.pipeline import Tagger
+    from tests.conftest import MODELS
+
+    doc = Tagger.load([MODELS / "pos-en-ewt"]).tag(["Angela Merkel visited Paris. She left."])[0]
+    out = io.StringIO()
+    ConlluWriter(out, ["pos-en-ewt"]).write(Record(1, id="doc-7", text=doc.text), doc)
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["# newdoc id = doc-7", "# sent_id = doc-7-1", "# text = Angela Merkel visited Paris."]
+    assert lines[6].startswith("4\tParis\t") and "SpaceAfter=No|pos-en-ewt=PROPN" in lines[6]
+    assert lines[9:11] == ["# sent_id = doc-7-2", "# text = She left."]
+    (first, second) = read_conllu(io.BytesIO(out.getvalue().encode()))
+    assert first.tokens == ["Angela", "Merkel", "visited", "Paris", "."] and second.comment("sent_id") == "doc-7-2"
 
 
 def test_tagging_conllu_output_again_replaces_the_models_labels_instead_of_repeating_them() -> None:
