@@ -53,6 +53,9 @@ def serve(
         raise TaggerError(
             f"invalid setting TAGGER_{field.upper()}: expected a JSON list, e.g. '[\"models/ner-en-conll03\"]'"
         ) from None
+    missing = [str(m) for m in settings.models if not (Path(m) / "config.json").is_file()]
+    if missing:  # else the server would run alive and never ready
+        raise TaggerError(f"invalid setting TAGGER_MODELS: {missing[0]}: no such model directory")
     options = {
         "host": host,
         "port": port,

@@ -16,8 +16,12 @@ from tagger.resources import default_model_paths
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TAGGER_", protected_namespaces=())
 
-    models: list[Path] = Field(default_factory=default_model_paths, description="model directories to load")
-    device: str = Field("auto", description="auto (cuda when available), cpu, cuda, cuda:N")
+    models: list[Path] = Field(
+        default_factory=default_model_paths, min_length=1, description="model directories to load"
+    )
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (cuda when available), cpu, cuda, cuda:N"
+    )
     backend: Backend = Field(
         "auto",
         description=(
@@ -26,7 +30,7 @@ class Settings(BaseSettings):
         ),
     )
     demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
-    threads: int = Field(0, ge=0, description="intra-op threads (torch or ONNX Runtime); 0 = the default")
+    threads: int = Field(0, ge=0, le=256, description="intra-op threads (torch or ONNX Runtime); 0 = the default")
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
     merge_requests: bool = Field(True, description="merge concurrent requests into one call of the tagger")
@@ -34,13 +38,25 @@ class Settings(BaseSettings):
     max_batch_tokens: int = Field(
         DEFAULT_BATCH_TOKENS, ge=1, description="padded tokens (sentences x longest) of one forward pass"
     )
+    # Bounded and finite: the merging thread computes deadlines from them.
     max_wait_ms: float = Field(
-        20.0, ge=0, description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)"
+        20.0,
+        ge=0,
+        le=10_000,
+        allow_inf_nan=False,
+        description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)",
     )
-    merge_gap_ms: float = Field(6.0, ge=0, description="while holding, start once no request has arrived for this long")
+    merge_gap_ms: float = Field(
+        6.0,
+        ge=0,
+        le=10_000,
+        allow_inf_nan=False,
+        description="while holding, start once no request has arrived for this long",
+    )
     char_cache_words: int = Field(
         CHAR_CACHE_WORDS,
         ge=0,
+        le=5_000_000,  # 2 GB of 100-dimensional vectors per model
         description="words whose character vectors each model keeps, least recently used out (0: off)",
     )
     max_queue: int = Field(

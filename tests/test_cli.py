@@ -399,3 +399,31 @@ def test_evaluate_reads_a_file_by_its_name_like_train_and_tag(
     assert "tag 'PROPN' is not an entity tag" in capsys.readouterr().err
     assert main(["evaluate", str(model_dir), "/dev/null"]) == 2
     assert capsys.readouterr().err.startswith("error: /dev/null: not a regular file")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TAGGER_MODELS": '["/nonexistent/model"]'}, "TAGGER_MODELS: /nonexistent/model: no such model directory"),
+        ({"TAGGER_DEVICE": "gpu"}, "TAGGER_DEVICE: String should match pattern"),
+    ],
+)
+def test_serve_refuses_models_and_devices_it_cannot_use_at_start(env: dict[str, str], message: str) -> None:
+    """Regression: the server started, said alive and never ready, and exited 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tagger", "serve", "--port", "18799"],
+        env={**__import__("os").environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("error: invalid setting") and message in done.stderr
+
+
+def test_serve_refuses_a_port_out_of_range(capsys: pytest.CaptureFixture[str]) -> None:
+    """Regression: --port 84306 silently listened on 18770 (84306 - 65536)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["serve", "--port", "84306"])
+    assert exited.value.code == 2
+    assert "port must be 1 to 65535, not 84306" in capsys.readouterr().err

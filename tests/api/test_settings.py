@@ -136,3 +136,24 @@ def test_invalid_keyword_is_rejected() -> None:
         Settings(max_queue=0)
     with pytest.raises(ValidationError):
         Settings(no_such_setting=1)  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TAGGER_MAX_WAIT_MS", "1e15"),  # killed the merging thread: every later /tag hung
+        ("TAGGER_MERGE_GAP_MS", "inf"),
+        ("TAGGER_MAX_WAIT_MS", "nan"),
+        ("TAGGER_THREADS", "100000"),
+        ("TAGGER_CHAR_CACHE_WORDS", "1000000000000"),  # a 182 TiB table
+        ("TAGGER_DEVICE", "gpu"),
+        ("TAGGER_MODELS", "[]"),
+    ],
+)
+def test_settings_out_of_range_are_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+    assert [e["loc"] for e in refused.value.errors()] == [(name.removeprefix("TAGGER_").lower(),)]
