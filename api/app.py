@@ -372,13 +372,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for name, loaded in state.tagger.models.items():
             dev = _mapping(loaded.metrics.get("dev"))
             micro = _mapping(dev.get("micro"))
+            estimate, trained_on_dev = dev_estimate(loaded.metrics)
             infos.append(
                 ModelInfo(
                     name=name,
                     task=loaded.task,
                     labels=loaded.vocab.labels,
-                    dev_score=dev_estimate(loaded.metrics)[0],
-                    trained_on_dev=dev_estimate(loaded.metrics)[1],
+                    dev_score=estimate,
+                    trained_on_dev=trained_on_dev,
                     dev={
                         "f1": _number(micro.get("f1")),
                         "precision": _number(micro.get("precision")),
