@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -11,6 +12,9 @@ from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.io.validate import MAX_DOCUMENT_CHARS
 from tagger.labeler import CHAR_CACHE_WORDS, Backend
 from tagger.resources import default_model_paths
+
+# Bounded and finite: the merging thread computes deadlines from these.
+MergeMilliseconds = Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)]
 
 
 class Settings(BaseSettings):
@@ -38,20 +42,11 @@ class Settings(BaseSettings):
     max_batch_tokens: int = Field(
         DEFAULT_BATCH_TOKENS, ge=1, description="padded tokens (sentences x longest) of one forward pass"
     )
-    # Bounded and finite: the merging thread computes deadlines from them.
-    max_wait_ms: float = Field(
-        20.0,
-        ge=0,
-        le=10_000,
-        allow_inf_nan=False,
-        description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)",
+    max_wait_ms: MergeMilliseconds = Field(
+        20.0, description="with steady concurrent clients, hold a pass at most this long for the rest (0: never)"
     )
-    merge_gap_ms: float = Field(
-        6.0,
-        ge=0,
-        le=10_000,
-        allow_inf_nan=False,
-        description="while holding, start once no request has arrived for this long",
+    merge_gap_ms: MergeMilliseconds = Field(
+        6.0, description="while holding, start once no request has arrived for this long"
     )
     char_cache_words: int = Field(
         CHAR_CACHE_WORDS,
