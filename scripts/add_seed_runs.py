@@ -6,7 +6,11 @@ the card was made; this scores the new runs the same way (`collect_seeds.score_r
 merges them into the row of the same name, recomputes its mean and spread and, where the
 row holds the run the model was selected from, the seed table, and rewrites the card.
 
-Usage: add_seed_runs.py MODEL_DIR --recipe NAME RUN [RUN ...] [--recipe NAME RUN ...]
+``--new-recipe NAME RUN ...`` adds a row of its own after the shipped recipe's; ``--rescore``
+measures the model's own dev, re-cased dev and held-out scores again, for an inference
+setting changed in its config.json (``document_consistency``) without retraining.
+
+Usage: add_seed_runs.py MODEL_DIR [--recipe NAME RUN [RUN ...]] [--new-recipe NAME RUN ...] [--rescore]
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from tagger.card import write_card
 from tagger.checkpoint import write_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from collect_seeds import score_run, seed_table, summarise
+from collect_seeds import rescore_model, score_run, seed_table, summarise
 
 
 def merge_runs(recipe: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -39,10 +43,16 @@ def selection_seeds(recipe: dict[str, Any], selection: str) -> list[dict[str, An
     return seed_table(recipe["runs"])
 
 
+def _cells(recipe: dict[str, Any]) -> str:
+    return ", ".join(f"{k} {v['mean']:.4f}±{v['std']:.4f}" for k, v in recipe.items() if isinstance(v, dict))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model_dir", type=Path)
-    parser.add_argument("--recipe", nargs="+", action="append", required=True, metavar=("NAME", "RUN"))
+    parser.add_argument("--recipe", nargs="+", action="append", default=[], metavar=("NAME", "RUN"))
+    parser.add_argument("--new-recipe", nargs="+", action="append", default=[], metavar=("NAME", "RUN"))
+    parser.add_argument("--rescore", action="store_true", help="score the model itself again")
     args = parser.parse_args()
     path = args.model_dir / "metrics.json"
     metrics = json.loads(path.read_text())
@@ -58,8 +68,15 @@ def main() -> None:
         seeds = selection_seeds(recipes[index], selection) if selection else None
         if seeds is not None:
             metrics["seeds"] = seeds
-        cells = [f"{k} {v['mean']:.4f}±{v['std']:.4f}" for k, v in recipes[index].items() if isinstance(v, dict)]
-        print(f"{name}: " + ", ".join(cells))
+        print(f"{name}: {_cells(recipes[index])}")
+    for offset, (name, *runs) in enumerate(args.new_recipe, start=1):
+        if any(recipe["name"] == name for recipe in recipes):
+            sys.exit(f"{path}: a recipe named {name!r} is there already; add its runs with --recipe")
+        rows = [row for row in (score_run(Path(run)) for run in sorted(runs)) if row is not None]
+        recipes.insert(min(offset, len(recipes)), summarise(name, rows))
+        print(f"{name} (new): {_cells(recipes[offset])}")
+    if args.rescore:
+        rescore_model(args.model_dir, metrics)
     metrics["recipes"] = recipes
     write_json(path, metrics)
     write_card(args.model_dir)

@@ -33,7 +33,7 @@ from tagger.card import write_card
 from tagger.checkpoint import write_json
 from tagger.evaluate import evaluate
 from tagger.labeler import Labeler
-from tagger.train import load_data
+from tagger.train import load_data, split_holdout
 
 SHIPPED_FILES = ("config.json", "vocab.json", "model.safetensors", "metrics.json", "training_curves.png")
 CASINGS = ("as-is", "lower", "upper")
@@ -51,11 +51,35 @@ def score_run(run: Path) -> dict[str, Any] | None:
     row: dict[str, Any] = {"run": str(run), "seed": metrics["seed"], "best_epoch": metrics["best_epoch"]}
     for casing in CASINGS:
         row[f"dev_{casing}"] = evaluate(labeler, loaded.name, dev, casing)["main"]  # type: ignore[arg-type]
-    holdout = metrics.get("holdout")
-    row["holdout"] = holdout["main"] if isinstance(holdout, dict) else None
+    held_out = score_holdout(labeler, loaded, metrics)
+    row["holdout"] = held_out["main"] if held_out else None
     row["trained_on_dev"] = bool(metrics.get("trained_on_dev"))
     row["seconds_per_epoch"] = metrics.get("seconds_per_epoch")
     return row
+
+
+def score_holdout(labeler: Labeler, loaded: checkpoint.LoadedModel, metrics: dict[str, Any]) -> dict[str, Any] | None:
+    """The run's held-out slice of train scored again (None where it has none), so that an
+    inference setting changed in config.json since training (``document_consistency``)
+    counts there as on dev."""
+    share = loaded.config.train.holdout_share
+    if not isinstance(metrics.get("holdout"), dict) or share <= 0:
+        return None
+    _, held_out = split_holdout(load_data(metrics["data"]["train"], loaded.config), share)
+    return {"share": share, "sentences": len(held_out), **evaluate(labeler, loaded.name, held_out)}
+
+
+def rescore_model(directory: Path, metrics: dict[str, Any]) -> None:
+    """A model directory's own scores in ``metrics`` (dev, re-cased dev, held-out slice)
+    measured again with the current code and its config.json."""
+    loaded = checkpoint.load(directory)
+    labeler = Labeler([loaded], torch.device("cpu"))
+    dev = load_data(metrics["data"]["dev"], loaded.config)
+    metrics["dev"] = evaluate(labeler, loaded.name, dev)
+    metrics["dev_casing"] = {c: evaluate(labeler, loaded.name, dev, c)["main"] for c in CASINGS[1:]}  # type: ignore[arg-type]
+    held_out = score_holdout(labeler, loaded, metrics)
+    if held_out is not None:
+        metrics["holdout"] = held_out
 
 
 def seed_table(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -137,12 +161,8 @@ def main() -> None:
     metrics = json.loads((out / "metrics.json").read_text())
     metrics["seeds"] = sorted(seeds, key=lambda s: s["seed"])
     metrics["recipes"] = recipes
-    loaded = checkpoint.load(out)
-    dev = load_data(metrics["data"]["dev"], loaded.config)
     metrics["dev_at_training"] = metrics["dev"]["main"]
-    labeler = Labeler([loaded], torch.device("cpu"))
-    metrics["dev"] = evaluate(labeler, loaded.name, dev)
-    metrics["dev_casing"] = {c: evaluate(labeler, loaded.name, dev, c)["main"] for c in CASINGS[1:]}  # type: ignore[arg-type]
+    rescore_model(out, metrics)
     write_json(out / "metrics.json", metrics)
     write_card(out)
     for recipe in recipes:

@@ -135,6 +135,15 @@ def write_card(directory: Path) -> None:
             + ("selection runs' mean dev score" if fit.get("runs") else "selection run's dev score")
             + f": **{fit['selection_dev']:.4f}**.",
         ]
+    consistency = config.get("model", {}).get("document_consistency", 0.0)
+    if consistency:
+        lines += [
+            "",
+            f"Inference: document consistency {consistency} (`document_consistency` in config.json): a name's "
+            "entity type is pulled towards the types its other mentions in the same document get. The scores "
+            "on this card are measured with it"
+            + (", except the estimate, the selection runs' own dev score." if isinstance(fit, dict) else "."),
+        ]
     casing = metrics.get("dev_casing")
     if isinstance(casing, dict):
         lines += ["", f"Dev with every token lower-cased: {casing['lower']:.4f}; upper-cased: {casing['upper']:.4f}."]

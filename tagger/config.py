@@ -55,6 +55,10 @@ class ModelConfig:
     # Neighbouring sentences of the same document the recurrent layers see on each side
     # of the one they label (0: each sentence alone).
     context_sentences: Annotated[int, Field(ge=0, le=16)] = 0
+    # At inference, how strongly a token's entity-type scores move towards the types its
+    # other occurrences in the same document get ("Leeds" is one type throughout a
+    # story; ``tagger.consistency``). 0: off. Entity models with a CRF only.
+    document_consistency: Annotated[float, Field(ge=0.0, le=10.0, allow_inf_nan=False)] = 0.0
 
 
 @dataclass(config=_STRICT)

@@ -126,3 +126,22 @@ def marginals(
     joint = alphas * betas  # (B, T, K), unnormalised
     probs = joint / np.maximum(joint.sum(axis=2, keepdims=True), 1e-300)
     return probs * mask[:, :, None]
+
+
+def decode_scores(
+    scores: np.ndarray, mask: np.ndarray, crf: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best labels (B, T) and the probability of each (B, T) float32, from emission
+    scores (B, T, K): Viterbi and forward-backward marginals under ``crf`` (penalised
+    transitions, start, end, as ``penalised`` gives them), or a softmax head's argmax
+    where ``crf`` is None."""
+    if crf is not None:
+        trans, start, end = crf
+        paths, _ = viterbi(scores, mask, trans, start, end)
+        probs = marginals(scores, mask, *(x.astype(np.float64) for x in crf))
+    else:
+        shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
+        probs = shifted / shifted.sum(axis=2, keepdims=True)
+        paths = probs.argmax(axis=2)
+    confidence = np.take_along_axis(probs, paths[:, :, None], axis=2)[:, :, 0]  # (B, T)
+    return paths, confidence.astype(np.float32)

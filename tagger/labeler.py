@@ -15,7 +15,7 @@ onnxruntime itself: a labeler on the ONNX backend never loads torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -24,6 +24,8 @@ import numpy as np
 
 from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_windows, encode_arrays, token_budget_batches
 from tagger.charcache import CharVectorCache
+from tagger.consistency import TokenPlace, add_type_bonus, label_types
+from tagger.crf_decode import decode_scores, marginals
 from tagger.device import cuda_possible
 from tagger.document import TokenLabel
 from tagger.errors import ModelDirError, TaggerError
@@ -71,6 +73,16 @@ class Runner(Protocol):
         ...
 
     def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def scores(self, arrays: Arrays) -> np.ndarray:
+        """Emission scores (B, T, K) float32, before the CRF (or the softmax)."""
+        ...
+
+    @property
+    def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The CRF's penalised transitions, start and end scores (``crf_decode.penalised``);
+        None for a softmax head."""
+        ...
 
 
 class Labeler:
@@ -213,20 +225,30 @@ class Labeler:
         window_tokens = [[t for j in range(w.first, w.last) for t in sentences[j]] for w in windows]
         table = _token_wise_labels(loaded)
         runner = self._runners[loaded.name]
-        out: list[list[TokenLabel]] = [[] for _ in sentences]
-        for rows in token_budget_batches(
+        batch_rows = token_budget_batches(
             [len(t) for t in window_tokens], self.batch_tokens, batch_overhead=runner.batch_overhead
-        ):
-            arrays = encode_arrays(
+        )
+
+        def encode(rows: list[int]) -> Arrays:
+            return encode_arrays(
                 [window_tokens[r] for r in rows],
                 loaded.vocab,
                 model_config.max_word_chars,
                 sentence_casing=model_config.sentence_casing,
             )
-            paths, confidence = runner.decode(arrays)  # (B, T), (B, T)
+
+        centres = [_centre(w, lengths) for w in windows]
+        decoded: Iterable[tuple[np.ndarray, np.ndarray]]
+        if _consistency_weight(loaded) > 0 and runner.crf_scores is not None:
+            batches = [(rows, encode(rows)) for rows in batch_rows]  # every batch first: documents span batches
+            decoded = self._decode_consistently(loaded, runner, batches, windows, centres, sentences, documents)
+        else:
+            decoded = (runner.decode(encode(rows)) for rows in batch_rows)  # one batch at a time
+        out: list[list[TokenLabel]] = [[] for _ in sentences]
+        for rows, (paths, confidence) in zip(batch_rows, decoded, strict=True):  # (B, T), (B, T)
             paths_l, conf_l = paths.tolist(), confidence.tolist()
             for row, r in enumerate(rows):
-                start, end = _centre(windows[r], lengths)
+                start, end = centres[r]
                 ids = paths_l[row][start:end]
                 if table is not None:
                     labels = [table[j] for j in ids]
@@ -236,6 +258,40 @@ class Labeler:
                     TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
                 ]
         return out
+
+    @staticmethod
+    def _decode_consistently(
+        loaded: ModelFiles,
+        runner: Runner,
+        batches: Sequence[tuple[list[int], Arrays]],
+        windows: Sequence[Window],
+        centres: Sequence[tuple[int, int]],
+        sentences: Sequence[Sequence[str]],
+        documents: Sequence[int],
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Decode every batch twice: the first pass's marginals give each document's type
+        bonus (``tagger.consistency``), the second decodes the scores with it added."""
+        crf = runner.crf_scores
+        assert crf is not None
+        scores = [runner.scores(arrays) for _, arrays in batches]  # each (B, T, K)
+        first = [
+            marginals(s, arrays.mask, *(x.astype(np.float64) for x in crf))
+            for s, (_, arrays) in zip(scores, batches, strict=True)
+        ]
+        places = [
+            TokenPlace(documents[windows[r].centre], b, row, *centres[r], sentences[windows[r].centre])
+            for b, (rows, _) in enumerate(batches)
+            for row, r in enumerate(rows)
+        ]
+        add_type_bonus(scores, first, places, label_types(loaded.vocab.labels), _consistency_weight(loaded))
+        return [decode_scores(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
+
+
+def _consistency_weight(loaded: ModelFiles) -> float:
+    """The model's document consistency weight; entity models only."""
+    if loaded.label_scheme == TagScheme.NONE:
+        return 0.0
+    return loaded.config.model.document_consistency
 
 
 def _runner(model: ModelFiles, device: str | torch.device, char_cache: int) -> Runner:

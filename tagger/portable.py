@@ -26,7 +26,7 @@ from safetensors.numpy import load_file
 from tagger.batching import Arrays
 from tagger.charcache import CharVectorCache
 from tagger.config import ModelConfig
-from tagger.crf_decode import constraint_masks, marginals, penalised, viterbi
+from tagger.crf_decode import constraint_masks, decode_scores, penalised
 from tagger.device import inference_threads
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import HALF_PRECISION, ModelFiles, inside, read_model_files
@@ -288,9 +288,8 @@ class PortableModel(ModelFiles):
         h = np.where(valid[:, :, None], h, -np.inf)
         return h.max(axis=1)  # type: ignore[no-any-return]  # (N, F)
 
-    def decode(self, batch: Arrays, cache: CharVectorCache | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Best labels (B, T) and the probability of each chosen label (B, T), as
-        ``SequenceTagger.decode`` gives them."""
+    def scores(self, batch: Arrays, cache: CharVectorCache | None = None) -> np.ndarray:
+        """Emission scores (B, T, K) float32, before the CRF."""
         m = self.config.model
         parts = [self.weights["word_embed.weight"][batch.words]]  # (B, T, Dw)
         if m.casing_dim > 0:
@@ -309,17 +308,12 @@ class PortableModel(ModelFiles):
             parts.append(grid)
         features = np.concatenate(parts, axis=2, dtype=np.float32)  # (B, T, D)
         assert self.session is not None
-        scores = self.session(features, batch.lengths)  # (B, T, K)
-        if self.crf_scores is not None:
-            trans, start, end = self.crf_scores
-            paths, _ = viterbi(scores, batch.mask, trans, start, end)
-            probs = marginals(scores, batch.mask, *(x.astype(np.float64) for x in (trans, start, end)))
-        else:
-            shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
-            probs = shifted / shifted.sum(axis=2, keepdims=True)
-            paths = probs.argmax(axis=2)
-        confidence = np.take_along_axis(probs, paths[:, :, None], axis=2)[:, :, 0]
-        return paths, confidence.astype(np.float32)
+        return self.session(features, batch.lengths)  # (B, T, K)
+
+    def decode(self, batch: Arrays, cache: CharVectorCache | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Best labels (B, T) and the probability of each chosen label (B, T), as
+        ``SequenceTagger.decode`` gives them."""
+        return decode_scores(self.scores(batch, cache), batch.mask, self.crf_scores)
 
 
 class PortableRunner:
@@ -342,5 +336,12 @@ class PortableRunner:
         self.model = model
         self.cache = CharVectorCache(model.char_dim, char_cache) if model.char_dim and char_cache > 0 else None
 
+    @property
+    def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        return self.model.crf_scores
+
     def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         return self.model.decode(arrays, self.cache)
+
+    def scores(self, arrays: Arrays) -> np.ndarray:
+        return self.model.scores(arrays, self.cache)

@@ -56,17 +56,35 @@ class TorchRunner:
         if encoder is not None and char_cache > 0:
             self.cache = CharVectorCache(encoder.out_dim, char_cache, lambda: weights_version(encoder))
 
+    def _inputs(self, arrays: Arrays) -> tuple[Batch, torch.Tensor | None]:
+        """The batch on the device, and its words' character vectors from the cache."""
+        model = self.loaded.model
+        batch = Batch.from_arrays(arrays).to(self.device)
+        if self.cache is None:
+            return batch, None
+
+        def encode(rows: np.ndarray) -> np.ndarray:
+            return model.char_vectors(batch, torch.from_numpy(rows)).float().cpu().numpy()
+
+        return batch, torch.from_numpy(self.cache.vectors(batch.distinct, encode)).to(self.device)  # (U, Dc)
+
     def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
         """Best label ids (B, T) and their probabilities (B, T)."""
-        model = self.loaded.model
         with torch.inference_mode():  # per thread: models may run in the labeler's pool
-            batch = Batch.from_arrays(arrays).to(self.device)
-            chars = None
-            if self.cache is not None:
-
-                def encode(rows: np.ndarray) -> np.ndarray:
-                    return model.char_vectors(batch, torch.from_numpy(rows)).float().cpu().numpy()
-
-                chars = torch.from_numpy(self.cache.vectors(batch.distinct, encode)).to(self.device)  # (U, Dc)
-            paths, confidence = model.decode(batch, chars)  # (B, T), (B, T)
+            paths, confidence = self.loaded.model.decode(*self._inputs(arrays))  # (B, T), (B, T)
             return paths.cpu().numpy(), confidence.float().cpu().numpy()
+
+    def scores(self, arrays: Arrays) -> np.ndarray:
+        """Emission scores (B, T, K) float32, before the CRF."""
+        with torch.inference_mode():
+            return self.loaded.model.emissions(*self._inputs(arrays)).float().cpu().numpy()
+
+    @property
+    def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The CRF's transitions, start and end scores with its penalties, as NumPy decodes them."""
+        crf = self.loaded.model.crf
+        if crf is None:
+            return None
+        with torch.no_grad():
+            trans, start, end = (x.detach().float().cpu().numpy() for x in crf._scores())
+        return trans, start, end

@@ -202,3 +202,16 @@ def test_a_final_fit_card_leads_with_the_estimate_not_the_dev_it_trained_on(tmp_
     assert estimate < card.index("## Scores on the dev split (trained on: not an estimate)")
     assert "- entity micro-F1 (seqeval, conlleval mode): 0.8471" in card  # not in bold
     assert "for 13 epochs, the best epoch of the selection run `runs/sel`" in card
+
+
+def test_a_card_states_document_consistency_and_that_its_scores_include_it(tmp_path: Path) -> None:
+    directory = make_model_dir(tmp_path / "m", metrics=ner_metrics())
+    write_card(directory)
+    assert "document consistency" not in (directory / "README.md").read_text(encoding="utf-8")
+    config = json.loads((directory / "config.json").read_text())
+    config["model"]["document_consistency"] = 0.25
+    (directory / "config.json").write_text(json.dumps(config))
+    write_card(directory)
+    card = (directory / "README.md").read_text(encoding="utf-8")
+    assert "Inference: document consistency 0.25 (`document_consistency` in config.json)" in card
+    assert "The scores on this card are measured with it." in card

@@ -244,6 +244,9 @@ def test_yaml_exponent_float(tmp_path: Path) -> None:
         ("train.seed", -1),
         ("train.seed", 2**32),
         ("train.seed", 99999999999999999999),  # torch.manual_seed: "Overflow when unpacking long long"
+        ("model.document_consistency", float("nan")),  # nan scores: every label ties
+        ("model.document_consistency", float("inf")),
+        ("model.document_consistency", -0.25),  # would push mentions apart
     ],
 )
 def test_training_numbers_are_bounded_to_finite_sensible_ranges(dotted: str, value: Any) -> None:
@@ -264,6 +267,9 @@ def test_the_bounds_keep_the_useful_values() -> None:
         ("train.weight_decay", 1.0),
         ("train.seed", 0),
         ("train.seed", 2**32 - 1),
+        ("model.document_consistency", 0.0),
+        ("model.document_consistency", 0.25),
     ]:
         set_field(config, dotted, value)
-        assert getattr(config.train, dotted.split(".")[1]) == value
+        section, name = dotted.split(".")
+        assert getattr(getattr(config, section), name) == value

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import random
 
+import numpy as np
 import pytest
 import torch
 
+from tagger.crf_decode import decode_scores
 from tagger.labeler import Labeler, _token_wise_labels
 from tagger.tags import Span, TagScheme, convert, tags_from_spans
 from tests.conftest import MODELS, tiny_loaded_model
@@ -118,3 +120,56 @@ def test_a_sentence_casing_model_labels_single_case_text_with_the_uncased_id() -
     after = labeler.label([["w", "x"], ["W", "x"]])["tiny"]
     assert [t.score for t in after[0]] != pytest.approx([t.score for t in before[0]], abs=1e-6)
     _same(after[1], before[1])
+
+
+# --- document consistency -------------------------------------------------------------------------------------------
+
+TYPED = ("O", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
+
+
+def _consistent_labeler(weight: float) -> Labeler:
+    """The tiny model with scripted emission scores: "w" after "x" is surely ORG, "w" after
+    "y" is LOC by a little; every other token is surely O."""
+    loaded = tiny_loaded_model(labels=TYPED)
+    loaded.config.model.document_consistency = weight  # type: ignore[attr-defined]
+    labeler = Labeler([loaded], torch.device("cpu"))  # type: ignore[list-item]
+    runner = labeler._runners["tiny"]
+    index = {label: i for i, label in enumerate(runner.loaded.vocab.labels)}  # type: ignore[attr-defined]
+
+    def scores(arrays: object) -> np.ndarray:
+        words = [arrays.distinct[i] for i in arrays.char_rows]  # type: ignore[attr-defined]
+        out = np.zeros((*arrays.mask.shape, len(index)), dtype=np.float32)  # type: ignore[attr-defined]
+        out[..., index["O"]] = 8.0
+        flat = 0
+        for b, length in enumerate(arrays.lengths.tolist()):  # type: ignore[attr-defined]
+            sentence = words[flat : flat + length]
+            for t, word in enumerate(sentence):
+                if word == "w":
+                    loc, org = (2.0, 1.6) if sentence[0] == "y" else (0.0, 9.0)
+                    out[b, t] = 0.0
+                    out[b, t, index["B-LOC"]], out[b, t, index["B-ORG"]] = loc, org
+            flat += length
+        return out
+
+    runner.scores = scores  # type: ignore[method-assign]
+    runner.decode = lambda arrays: decode_scores(scores(arrays), arrays.mask, runner.crf_scores)  # type: ignore[method-assign]
+    return labeler
+
+
+def test_a_name_takes_the_type_its_other_mentions_in_the_document_have() -> None:
+    sentences = [["x", "w"], ["y", "w"], ["y", "w"]]
+    alone = _consistent_labeler(0.0).label(sentences, documents=[0, 0, 1])["tiny"]
+    assert [t.label for t in alone[1]] == ["O", "B-LOC"]  # by its own scores
+    together = _consistent_labeler(1.0).label(sentences, documents=[0, 0, 1])["tiny"]
+    assert [t.label for t in together[0]] == ["O", "B-ORG"]
+    assert [t.label for t in together[1]] == ["O", "B-ORG"]  # the document's other "w" is surely ORG
+    assert together[1][1].score > 0.5  # the score is of the label given, after the bonus
+    assert [t.label for t in together[2]] == ["O", "B-LOC"]  # another document: no pull
+    _same(together[2], alone[2])
+
+
+def test_consistency_leaves_a_name_mentioned_once_per_document_alone() -> None:
+    sentences = [["x", "w"], ["y", "w"]]
+    apart = _consistent_labeler(1.0).label(sentences, documents=[0, 1])["tiny"]
+    off = _consistent_labeler(0.0).label(sentences, documents=[0, 1])["tiny"]
+    assert apart == off
