@@ -84,6 +84,13 @@ class FixedOverhead:
     def decode(self, arrays: Any) -> Any:
         return self.runner.decode(arrays)
 
+    def scores(self, arrays: Any) -> Any:
+        return self.runner.scores(arrays)
+
+    @property
+    def crf_scores(self) -> Any:
+        return self.runner.crf_scores
+
 
 def sweep(labeler: Labeler, dev: list[list[str]], overheads: list[float], repeats: int) -> list[dict[str, Any]]:
     (loaded,) = labeler.models.values()

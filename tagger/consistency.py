@@ -16,8 +16,7 @@ C = 1 + entity types (type 0 is O).
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,14 +32,14 @@ def label_types(labels: Sequence[str]) -> np.ndarray:
     return np.array([1 + types.index(lab[2:]) if lab[1:2] == "-" else 0 for lab in labels], dtype=np.int64)
 
 
-def type_bonus(forms: Sequence[str], probs: np.ndarray, types: np.ndarray, weight: float) -> np.ndarray:
+def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, weight: float) -> np.ndarray:
     """What to add to the emission scores (N, K) of one document's tokens.
 
-    ``forms`` are the N token strings, ``probs`` (N, K) their first-pass marginals and
-    ``types`` (K,) from ``label_types``. For a token whose other occurrences (same string,
-    same document) are entities with mean probability at least ``MIN_ENTITY_SHARE``, the
-    entity labels of type c gain ``weight * log P(c | entity)`` under those occurrences'
-    pooled marginals; O gains nothing. Every other token gets zeros.
+    ``forms`` are the N token strings (or any keys: equal keys are the same word), ``probs``
+    (N, K) their first-pass marginals and ``types`` (K,) from ``label_types``. For a token
+    whose other occurrences (same key) are entities with mean probability at least
+    ``MIN_ENTITY_SHARE``, the entity labels of type c gain ``weight * log P(c | entity)``
+    under those occurrences' pooled marginals; O gains nothing. Every other token gets zeros.
     """
     n, k = probs.shape
     bonus = np.zeros((n, k), dtype=np.float32)
@@ -49,7 +48,11 @@ def type_bonus(forms: Sequence[str], probs: np.ndarray, types: np.ndarray, weigh
     onehot = np.zeros((k, int(types.max()) + 1))
     onehot[np.arange(k), types] = 1.0
     per_type = probs.astype(np.float64) @ onehot  # (N, C)
-    _, form_ids, counts = np.unique(np.asarray(forms, dtype=object), return_inverse=True, return_counts=True)
+    if not (per_type[:, 0] <= 1.0 - MIN_ENTITY_SHARE).any():
+        return bonus  # no token is an entity surely enough to vouch for another
+    ids: dict[Hashable, int] = {}
+    form_ids = np.fromiter((ids.setdefault(f, len(ids)) for f in forms), dtype=np.int64, count=n)  # (N,)
+    counts = np.bincount(form_ids)  # (F,)
     totals = np.zeros((len(counts), per_type.shape[1]))
     np.add.at(totals, form_ids, per_type)
     others = totals[form_ids] - per_type  # (N, C) summed over the other occurrences
@@ -83,18 +86,24 @@ def add_type_bonus(
     places: Sequence[TokenPlace],
     types: np.ndarray,
     weight: float,
-) -> None:
+) -> set[tuple[int, int]]:
     """Add each document's ``type_bonus`` to the emission scores of its sentences, in
-    place. ``scores[b]`` and ``probs[b]`` (first-pass marginals) are batch ``b``'s (B, T, K)
+    place, and return the (batch, row) of every sentence whose scores changed.
+    ``scores[b]`` and ``probs[b]`` (first-pass marginals) are batch ``b``'s (B, T, K)
     arrays; sentences of one document may lie in any batches."""
-    by_document: dict[int, list[TokenPlace]] = defaultdict(list)
-    for place in places:
-        by_document[place.document].append(place)
-    for group in by_document.values():
-        forms = [form for place in group for form in place.forms]
-        first = np.concatenate([probs[p.batch][p.row, p.start : p.end] for p in group])  # (N, K)
-        bonus = type_bonus(forms, first, types, weight)  # (N, K)
-        offset = 0
-        for p in group:
-            scores[p.batch][p.row, p.start : p.end] += bonus[offset : offset + p.end - p.start]
-            offset += p.end - p.start
+    # All documents at once: a token's key is its document and its string, so no
+    # document shares with another, and there is no per-document overhead.
+    keys = [(place.document, form) for place in places for form in place.forms]
+    if not keys:
+        return set()
+    first = np.concatenate([probs[p.batch][p.row, p.start : p.end] for p in places])  # (N, K)
+    bonus = type_bonus(keys, first, types, weight)  # (N, K)
+    changed: set[tuple[int, int]] = set()
+    offset = 0
+    for p in places:
+        part = bonus[offset : offset + p.end - p.start]
+        if part.any():
+            scores[p.batch][p.row, p.start : p.end] += part
+            changed.add((p.batch, p.row))
+        offset += p.end - p.start
+    return changed

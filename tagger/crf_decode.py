@@ -128,20 +128,30 @@ def marginals(
     return probs * mask[:, :, None]
 
 
-def decode_scores(
+def decode_probs(
     scores: np.ndarray, mask: np.ndarray, crf: tuple[np.ndarray, np.ndarray, np.ndarray] | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Best labels (B, T) and the probability of each (B, T) float32, from emission
-    scores (B, T, K): Viterbi and forward-backward marginals under ``crf`` (penalised
+    """Best labels (B, T) and every label's probability (B, T, K), from emission scores
+    (B, T, K): Viterbi and forward-backward marginals under ``crf`` (penalised
     transitions, start, end, as ``penalised`` gives them), or a softmax head's argmax
     where ``crf`` is None."""
     if crf is not None:
         trans, start, end = crf
         paths, _ = viterbi(scores, mask, trans, start, end)
-        probs = marginals(scores, mask, *(x.astype(np.float64) for x in crf))
-    else:
-        shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
-        probs = shifted / shifted.sum(axis=2, keepdims=True)
-        paths = probs.argmax(axis=2)
-    confidence = np.take_along_axis(probs, paths[:, :, None], axis=2)[:, :, 0]  # (B, T)
-    return paths, confidence.astype(np.float32)
+        return paths, marginals(scores, mask, *(x.astype(np.float64) for x in crf))
+    shifted = np.exp(scores - scores.max(axis=2, keepdims=True))
+    probs = shifted / shifted.sum(axis=2, keepdims=True)
+    return probs.argmax(axis=2), probs
+
+
+def chosen_probability(paths: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The probability of each chosen label (B, T) float32."""
+    return np.take_along_axis(probs, paths[:, :, None], axis=2)[:, :, 0].astype(np.float32)
+
+
+def decode_scores(
+    scores: np.ndarray, mask: np.ndarray, crf: tuple[np.ndarray, np.ndarray, np.ndarray] | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best labels (B, T) and the probability of each (B, T) float32 (see ``decode_probs``)."""
+    paths, probs = decode_probs(scores, mask, crf)
+    return paths, chosen_probability(paths, probs)

@@ -25,7 +25,7 @@ import numpy as np
 from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_windows, encode_arrays, token_budget_batches
 from tagger.charcache import CharVectorCache
 from tagger.consistency import TokenPlace, add_type_bonus, label_types
-from tagger.crf_decode import decode_scores, marginals
+from tagger.crf_decode import chosen_probability, decode_probs, decode_scores
 from tagger.device import cuda_possible
 from tagger.document import TokenLabel
 from tagger.errors import ModelDirError, TaggerError
@@ -269,22 +269,30 @@ class Labeler:
         sentences: Sequence[Sequence[str]],
         documents: Sequence[int],
     ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode every batch twice: the first pass's marginals give each document's type
-        bonus (``tagger.consistency``), the second decodes the scores with it added."""
+        """Decode every batch, then again the sentences whose scores the first pass's
+        marginals change through their document's type bonus (``tagger.consistency``)."""
         crf = runner.crf_scores
         assert crf is not None
         scores = [runner.scores(arrays) for _, arrays in batches]  # each (B, T, K)
-        first = [
-            marginals(s, arrays.mask, *(x.astype(np.float64) for x in crf))
-            for s, (_, arrays) in zip(scores, batches, strict=True)
-        ]
+        first = [decode_probs(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
         places = [
             TokenPlace(documents[windows[r].centre], b, row, *centres[r], sentences[windows[r].centre])
             for b, (rows, _) in enumerate(batches)
             for row, r in enumerate(rows)
         ]
-        add_type_bonus(scores, first, places, label_types(loaded.vocab.labels), _consistency_weight(loaded))
-        return [decode_scores(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
+        types = label_types(loaded.vocab.labels)
+        changed = add_type_bonus(scores, [probs for _, probs in first], places, types, _consistency_weight(loaded))
+        decoded = []
+        for b, (_, arrays) in enumerate(batches):
+            paths, probs = first[b]
+            confidence = chosen_probability(paths, probs)  # (B, T)
+            rows = np.array(sorted(row for batch, row in changed if batch == b), dtype=np.int64)
+            if len(rows):  # rows decode independently: the others keep their first pass
+                steps = int(arrays.lengths[rows].max())
+                again = decode_scores(scores[b][rows, :steps], arrays.mask[rows, :steps], crf)
+                paths[rows, :steps], confidence[rows, :steps] = again
+            decoded.append((paths, confidence))
+        return decoded
 
 
 def _consistency_weight(loaded: ModelFiles) -> float:
