@@ -9,9 +9,10 @@ as a second decoding pass rather than Gibbs sampling or a second CRF.
 
 Only the *type* is shared, never whether a token is an entity at all: the same word is
 often part of an entity in one place and not in another ("New" in "New York" and in
-"new rules"), and pushing the O-versus-entity decision across a document lost F1 on
-CoNLL-2003 dev where sharing the type gained. Shapes: N tokens of one document, K labels,
-C = 1 + entity types (type 0 is O).
+"new rules"), and pushing the O-versus-entity decision across a document lost F1 on the
+held-out slice of CoNLL-2003 train where sharing the type gained (at weight 1: 0.8899 and
+0.8968, against 0.8964 without). Shapes: N tokens, K labels, C = 1 + entity types (type 0
+is O).
 """
 
 from __future__ import annotations
@@ -33,9 +34,10 @@ def label_types(labels: Sequence[str]) -> np.ndarray:
 
 
 def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, weight: float) -> np.ndarray:
-    """What to add to the emission scores (N, K) of one document's tokens.
+    """What to add to the emission scores (N, K) of a document's tokens.
 
-    ``forms`` are the N token strings (or any keys: equal keys are the same word), ``probs``
+    ``forms`` are the N token strings, or any keys (``add_type_bonus`` passes (document,
+    string) pairs, to do many documents at once): equal keys are the same word. ``probs``
     (N, K) their first-pass marginals and ``types`` (K,) from ``label_types``. For a token
     whose other occurrences (same key) are entities with mean probability at least
     ``MIN_ENTITY_SHARE``, the entity labels of type c gain ``weight * log P(c | entity)``
