@@ -172,6 +172,11 @@ def train(
             "sentence_casing works on models that read sentences alone; "
             f"it cannot be combined with context_sentences={config.model.context_sentences}"
         )
+    if config.model.document_consistency > 0 and config.model.head != "crf":
+        # It moves emission scores before a second CRF decoding; a softmax head has none.
+        raise TaggerError(
+            f"document_consistency={config.model.document_consistency} needs head crf, not {config.model.head}"
+        )
     if final_fit is not None:
         check_final_fit_output(final_fit, Path(output))
     tc = config.train

@@ -293,6 +293,22 @@ def test_sentence_casing_with_document_context_is_refused(ner_file: Path, tmp_pa
     assert not (tmp_path / "m").exists()
 
 
+def test_document_consistency_with_a_softmax_head_is_refused(ner_file: Path, tmp_path: Path) -> None:
+    from tagger.errors import TaggerError
+
+    config = tiny_config(head="softmax", document_consistency=0.25)
+    with pytest.raises(TaggerError, match=r"document_consistency=0\.25 needs head crf, not softmax"):
+        train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    assert not (tmp_path / "m").exists()
+
+
+def test_a_model_trained_with_document_consistency_keeps_it(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config(document_consistency=0.25)
+    config.train.epochs = 2
+    train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+    assert checkpoint.load(tmp_path / "m").config.model.document_consistency == 0.25
+
+
 def test_weight_averaging_is_scored_and_recorded(ner_file: Path, tmp_path: Path) -> None:
     config = tiny_config()
     config.train.epochs = 5
