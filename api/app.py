@@ -388,6 +388,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     },
                     device=str(state.tagger.device),
                     backend=state.tagger.labeler.backend(name),
+                    document_consistency=state.tagger.labeler.consistency_weight(name),
                 ).model_dump()
             )
         return SafeJSONResponse(infos)

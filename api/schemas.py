@@ -143,6 +143,11 @@ class ModelInfo(BaseModel):
     dev: dict[str, float | None] = Field(description="this model's own scores on dev (learnt when trained_on_dev)")
     device: str
     backend: str = Field(description="what runs the model: torch, onnx or onnx-int8 (ONNX Runtime, CPU)")
+    document_consistency: float = Field(
+        0.0,
+        description="entity models: how strongly a name's entity type is pulled towards the types of its other "
+        "mentions in the same request document (0: each sentence is labelled on its own)",
+    )
 
 
 class ErrorOut(BaseModel):

@@ -176,6 +176,14 @@ class Labeler:
             return "torch"
         return "onnx-int8" if model.session is not None and model.session.path.name == INT8_FILE else "onnx"
 
+    def consistency_weight(self, name: str) -> float:
+        """Model ``name``'s document consistency weight, as labelling applies it (0 where
+        it does not apply: models without entity labels or without a CRF)."""
+        model = self.models[name]
+        if model.label_scheme == TagScheme.NONE or model.config.model.head != "crf":
+            return 0.0
+        return model.config.model.document_consistency
+
     def char_cache_stats(self) -> dict[str, tuple[int, int, int]]:
         """Per model with a word cache: (hits, misses, words held) since loading."""
         return {
@@ -239,9 +247,10 @@ class Labeler:
 
         centres = [_centre(w, lengths) for w in windows]
         decoded: Iterable[tuple[np.ndarray, np.ndarray]]
-        if _consistency_weight(loaded) > 0 and runner.crf_scores is not None:
+        weight = self.consistency_weight(loaded.name)
+        if weight > 0:
             batches = [(rows, encode(rows)) for rows in batch_rows]  # every batch first: documents span batches
-            decoded = self._decode_consistently(loaded, runner, batches, windows, centres, sentences, documents)
+            decoded = _decode_consistently(loaded, runner, weight, batches, windows, centres, sentences, documents)
         else:
             decoded = (runner.decode(encode(rows)) for rows in batch_rows)  # one batch at a time
         out: list[list[TokenLabel]] = [[] for _ in sentences]
@@ -259,47 +268,41 @@ class Labeler:
                 ]
         return out
 
-    @staticmethod
-    def _decode_consistently(
-        loaded: ModelFiles,
-        runner: Runner,
-        batches: Sequence[tuple[list[int], Arrays]],
-        windows: Sequence[Window],
-        centres: Sequence[tuple[int, int]],
-        sentences: Sequence[Sequence[str]],
-        documents: Sequence[int],
-    ) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Decode every batch, then again the sentences whose scores the first pass's
-        marginals change through their document's type bonus (``tagger.consistency``)."""
-        crf = runner.crf_scores
-        assert crf is not None
-        scores = [runner.scores(arrays) for _, arrays in batches]  # each (B, T, K)
-        first = [decode_probs(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
-        places = [
-            TokenPlace(documents[windows[r].centre], b, row, *centres[r], sentences[windows[r].centre])
-            for b, (rows, _) in enumerate(batches)
-            for row, r in enumerate(rows)
-        ]
-        types = label_types(loaded.vocab.labels)
-        changed = add_type_bonus(scores, [probs for _, probs in first], places, types, _consistency_weight(loaded))
-        decoded = []
-        for b, (_, arrays) in enumerate(batches):
-            paths, probs = first[b]
-            confidence = chosen_probability(paths, probs)  # (B, T)
-            rows = np.array(sorted(row for batch, row in changed if batch == b), dtype=np.int64)
-            if len(rows):  # rows decode independently: the others keep their first pass
-                steps = int(arrays.lengths[rows].max())
-                again = decode_scores(scores[b][rows, :steps], arrays.mask[rows, :steps], crf)
-                paths[rows, :steps], confidence[rows, :steps] = again
-            decoded.append((paths, confidence))
-        return decoded
 
-
-def _consistency_weight(loaded: ModelFiles) -> float:
-    """The model's document consistency weight; entity models only."""
-    if loaded.label_scheme == TagScheme.NONE:
-        return 0.0
-    return loaded.config.model.document_consistency
+def _decode_consistently(
+    loaded: ModelFiles,
+    runner: Runner,
+    weight: float,
+    batches: Sequence[tuple[list[int], Arrays]],
+    windows: Sequence[Window],
+    centres: Sequence[tuple[int, int]],
+    sentences: Sequence[Sequence[str]],
+    documents: Sequence[int],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Decode every batch, then again the sentences whose scores the first pass's
+    marginals change through their document's type bonus (``tagger.consistency``)."""
+    crf = runner.crf_scores
+    assert crf is not None
+    scores = [runner.scores(arrays) for _, arrays in batches]  # each (B, T, K)
+    first = [decode_probs(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
+    places = [
+        TokenPlace(documents[windows[r].centre], b, row, *centres[r], sentences[windows[r].centre])
+        for b, (rows, _) in enumerate(batches)
+        for row, r in enumerate(rows)
+    ]
+    types = label_types(loaded.vocab.labels)
+    changed = add_type_bonus(scores, [probs for _, probs in first], places, types, weight)
+    decoded = []
+    for b, (_, arrays) in enumerate(batches):
+        paths, probs = first[b]
+        confidence = chosen_probability(paths, probs)  # (B, T)
+        rows = np.array(sorted(row for batch, row in changed if batch == b), dtype=np.int64)
+        if len(rows):  # rows decode independently: the others keep their first pass
+            steps = int(arrays.lengths[rows].max())
+            again = decode_scores(scores[b][rows, :steps], arrays.mask[rows, :steps], crf)
+            paths[rows, :steps], confidence[rows, :steps] = again
+        decoded.append((paths, confidence))
+    return decoded
 
 
 def _runner(model: ModelFiles, device: str | torch.device, char_cache: int) -> Runner:

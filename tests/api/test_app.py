@@ -155,6 +155,12 @@ def test_health_ready_models_metrics(client: TestClient) -> None:
     # auto: the float ONNX export where onnxruntime is installed (the dev extras), else torch
     expected = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
     assert models[NER]["backend"] == models[POS]["backend"] == expected
+    # what labelling applies: the NER model's config.json weight; nothing for POS labels
+    assert (
+        models[NER]["document_consistency"]
+        == json.loads((MODELS / NER / "config.json").read_text())["model"]["document_consistency"]
+    )
+    assert models[NER]["document_consistency"] > 0 and models[POS]["document_consistency"] == 0.0
     client.post("/tag", json={"text": "Paris"})
     metrics = client.get("/metrics").text
     assert 'tagger_requests_total{route="/tag",status="200"}' in metrics
