@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.io.validate import MAX_DOCUMENT_CHARS
-from tagger.labeler import CHAR_CACHE_WORDS, Backend
+from tagger.labeler import BACKEND_HELP, CHAR_CACHE_WORDS, Backend
 from tagger.resources import default_model_paths
 
 # Bounded and finite: the merging thread computes deadlines from these.
@@ -28,10 +28,7 @@ class Settings(BaseSettings):
     )
     backend: Backend = Field(
         "auto",
-        description=(
-            "auto (onnx on CPU where onnxruntime is installed and the models have the export, "
-            "else torch), torch, onnx, onnx-int8 (CPU; tagger export-onnx)"
-        ),
+        description=BACKEND_HELP,
     )
     demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
     threads: int = Field(0, ge=0, le=256, description="intra-op threads (torch or ONNX Runtime); 0 = the default")

@@ -119,6 +119,12 @@ def write_card(directory: Path) -> None:
             f"Held-out slice of train (the last {holdout['share']:.0%} of its documents, {holdout['sentences']} "
             f"sentences, never trained or tuned on): **{holdout['main']:.4f}**.",
         ]
+    lines += [
+        "",
+        "Scores on this card are the float model's (`tagger evaluate --backend onnx` or `torch` gives them). "
+        "`--backend auto` runs the int8 export where the CPU has VNNI, whose scores differ slightly: the "
+        'project README ("Inference backends") gives how much.',
+    ]
     if isinstance(fit, dict):
         lines += [
             "",

@@ -24,6 +24,7 @@ from tagger.config import SECTIONS, Config, load_config, set_field
 from tagger.errors import TaggerError
 from tagger.heap import settle_after_loading
 from tagger.io import INPUT_FORMATS, OUTPUT_FORMATS, format_from_name
+from tagger.labeler import BACKEND_HELP, BACKENDS
 
 EXIT_SIGTERM, EXIT_SIGINT = 143, 130  # 128 + signal number, as shells report them
 
@@ -381,12 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnx", "onnx-int8"],
+        choices=BACKENDS,
         default="auto",
-        help=(
-            "torch, or ONNX Runtime without torch (CPU; exports from tagger export-onnx); auto: onnx "
-            "on CPU where onnxruntime is installed and the model has the export, else torch"
-        ),
+        help=BACKEND_HELP,
     )
     p.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS, help="padded tokens of one forward pass")
     p.add_argument(
@@ -418,12 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda, cuda:N")
     p.add_argument(
         "--backend",
-        choices=["auto", "torch", "onnx", "onnx-int8"],
+        choices=BACKENDS,
         default="auto",
-        help=(
-            "torch, or ONNX Runtime without torch (CPU; exports from tagger export-onnx); auto: onnx "
-            "on CPU where onnxruntime is installed and the model has the export, else torch"
-        ),
+        help=BACKEND_HELP,
     )
     p.add_argument(
         "--threads",

@@ -26,7 +26,7 @@ from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_window
 from tagger.charcache import CharVectorCache
 from tagger.consistency import TokenPlace, add_type_bonus, label_types
 from tagger.crf_decode import chosen_probability, decode_probs, decode_scores
-from tagger.device import cuda_possible
+from tagger.device import cpu_has_vnni, cuda_possible
 from tagger.document import TokenLabel
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import ModelFiles
@@ -46,14 +46,23 @@ if TYPE_CHECKING:
 Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
 # What "auto" takes on CPU, in order, where onnxruntime is installed and every model
-# directory has the export (else torch): the float export. On the AMD EPYC of the
-# development machines it labelled 1.7x faster than torch and ``tagger tag`` started in
-# 0.6 s instead of 1.9 (no torch import), with torch's labels and scores to 6 digits
-# (benchmarks/results/backends_portable_amd.json). int8 is faster still but not in
-# ``auto``: dynamic quantization scales activations per batch, so a sentence's scores
-# (rarely its labels: 3 of 51,362 CoNLL-2003 dev tokens) depend on its batch-mates, and
-# the same request could score differently under load. ``--backend onnx-int8`` opts in.
-AUTO_CPU: tuple[Backend, ...] = ("onnx",)
+# directory has the export (else torch). int8 first where the CPU has VNNI: there ONNX
+# Runtime's int8 LSTM, one sentence per call (``portable.OnnxSession``), labelled
+# CoNLL-2003 dev 1.45x faster than the float one batched on an AMD EPYC, and on three
+# CoNLL-2003 runs its entity F1 stayed within 0.0007 of the float model's on dev,
+# re-cased dev and the held-out slice. Its scores differ from the float model's (by up to
+# 0.03 on CoNLL-2003 dev, in the probability of uncertain tokens; 5 labels of 51,362) but,
+# like them, never depend on the batch, the threads or the server's load. ``--backend
+# onnx`` gives torch's scores to 6 digits.
+AUTO_CPU: tuple[Backend, ...] = ("onnx-int8", "onnx")
+# How far the int8 export's dev score may lie from the float model's (F1 or accuracy,
+# absolute) for it to be run by auto; measured: at most 0.0008 (README, "Inference backends").
+INT8_TOLERANCE = 0.002
+BACKEND_HELP = (
+    "auto (default): on CPU, onnx-int8 where the CPU has VNNI, else onnx, where onnxruntime "
+    "is installed and the models have the exports, else torch; torch; onnx (float, scores "
+    "independent of the batch); onnx-int8 (CPU; exports from tagger export-onnx)"
+)
 _ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
 CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
@@ -127,7 +136,7 @@ class Labeler:
     ) -> Labeler:
         """``backend``: "torch"; "onnx" or "onnx-int8" (CPU only, the model directory's
         recurrent.onnx or recurrent-int8.onnx, without loading torch); "auto": the first
-        of ``AUTO_CPU`` every directory has an export for, else torch."""
+        of ``AUTO_CPU`` this CPU suits and every directory has an export for, else torch."""
         if isinstance(paths, (str, Path)):
             paths = [paths]
         chosen = _resolve_backend(backend, device, [Path(p) for p in paths])
@@ -325,7 +334,8 @@ def _resolve_backend(backend: str, device: str | None, paths: Sequence[Path]) ->
     if backend != "auto":
         return backend  # type: ignore[return-value]
     # Cheapest check first: without exports, neither onnxruntime nor torch is probed here.
-    exported = [c for c in AUTO_CPU if all((p / _ONNX_FILES[c]).is_file() for p in paths)]
+    usable = [c for c in AUTO_CPU if c != "onnx-int8" or cpu_has_vnni()]
+    exported = [c for c in usable if all((p / _ONNX_FILES[c]).is_file() for p in paths)]
     if not exported or device not in (None, "auto", "cpu"):
         return "torch"
     if (device != "cpu" and cuda_possible()) or not onnx_runtime_available():

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tagger.device import pick_device
+from tagger.device import cpu_has_vnni, pick_device
 from tagger.errors import TaggerError
 from tagger.labeler import Labeler
 from tagger.pipeline import Tagger
@@ -55,3 +55,22 @@ def test_shipped_models_tag_on_cuda() -> None:
     tagger = Tagger.load([MODELS / "ner-en-conll03", MODELS / "pos-en-ewt"], device="cuda")
     doc = tagger("Angela Merkel visited Paris.")
     assert [(e.text, e.label) for e in doc.entities] == [("Angela Merkel", "PER"), ("Paris", "LOC")]
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("fpu sse2 avx2 avx512f avx512_vnni avx512_bf16", True),  # AMD Zen 4/5, Intel Cascade Lake on
+        ("fpu sse2 avx2 avx_vnni", True),  # Intel Alder Lake: VNNI without AVX-512
+        ("fpu sse2 avx2 avx512f avx512bw", False),  # Skylake-SP: AVX-512 but no VNNI
+        ("fpu sse2 avx2 avx512_vnnix", False),  # a whole flag, not a prefix
+    ],
+)
+def test_cpu_has_vnni_reads_the_flags_line(tmp_path: Path, flags: str, expected: bool) -> None:
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(f"processor\t: 0\nmodel name\t: Some CPU\nflags\t\t: {flags}\n\n")
+    assert cpu_has_vnni(str(cpuinfo)) is expected
+
+
+def test_cpu_has_vnni_is_false_without_cpuinfo(tmp_path: Path) -> None:
+    assert cpu_has_vnni(str(tmp_path / "missing")) is False

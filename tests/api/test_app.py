@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.settings import Settings
+from tagger.device import cpu_has_vnni
 from tests.api.conftest import serving
 from tests.conftest import MODELS
 
@@ -152,8 +153,11 @@ def test_health_ready_models_metrics(client: TestClient) -> None:
     assert models[NER]["trained_on_dev"] is True
     assert models[NER]["dev_score"] == pytest.approx(metrics["final_fit"]["selection_dev"])
     assert models[NER]["dev_score"] < metrics["dev"]["main"]
-    # auto: the float ONNX export where onnxruntime is installed (the dev extras), else torch
-    expected = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
+    # auto: an ONNX export where onnxruntime is installed (the dev extras), int8 where the
+    # CPU has VNNI; else torch
+    expected = "torch"
+    if importlib.util.find_spec("onnxruntime"):
+        expected = "onnx-int8" if cpu_has_vnni() else "onnx"
     assert models[NER]["backend"] == models[POS]["backend"] == expected
     # what labelling applies: the NER model's config.json weight; nothing for POS labels
     assert (
