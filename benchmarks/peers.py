@@ -21,7 +21,7 @@ only tokens/s is reported. The report names which one ran.
 Ours is timed as the issue timed it: ``tagger tag`` NER only with its default workers
 (one per core) and in-process (``--workers 1``), its own tokens/s over tagging time.
 
-Usage: .venv/bin/python benchmarks/peers.py [--repeats 3]
+Usage: .venv/bin/python benchmarks/peers.py [--repeats 3] [--backends auto,onnx]
 Writes benchmarks/results/peers.json.
 """
 
@@ -95,6 +95,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--out", default="peers.json")
+    parser.add_argument(
+        "--backends", default="auto", help="comma-separated backends for ours (auto, onnx, onnx-int8, torch)"
+    )
     args = parser.parse_args()
     lines = [s.text for s in conll_dev_text(args.data)]
     report: dict[str, Any] = {"text": "CoNLL-2003 dev, detokenized, one sentence per line", "runs": {}}
@@ -108,7 +111,12 @@ def main() -> int:
             path = Path(tmp) / f"dev_x{times}.txt"
             path.write_text("\n".join(lines * times) + "\n", encoding="utf-8")
             entry: dict[str, Any] = {}
-            for label, flags in (("default workers", []), ("--workers 1", ["--workers", "1"])):
+            settings = [
+                (label + ("" if backend == "auto" else f", --backend {backend}"), [*flags, "--backend", backend])
+                for backend in args.backends.split(",")
+                for label, flags in (("default workers", []), ("--workers 1", ["--workers", "1"]))
+            ]
+            for label, flags in settings:
                 runs = [ours(path, flags) for _ in range(args.repeats)]
                 entry[f"tagger tag, NER only, {label}"] = {
                     "process_seconds_median": statistics.median(r["process_seconds"] for r in runs),
