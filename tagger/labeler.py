@@ -47,16 +47,16 @@ Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
 # What "auto" takes on CPU, in order, where onnxruntime is installed and every model
 # directory has the export (else torch). int8 first where the CPU has VNNI: there ONNX
-# Runtime's int8 LSTM, one sentence per call (``portable.OnnxSession``), labelled
-# CoNLL-2003 dev 1.45x faster than the float one batched on an AMD EPYC, and on three
-# CoNLL-2003 runs its entity F1 stayed within 0.0007 of the float model's on dev,
-# re-cased dev and the held-out slice. Its scores differ from the float model's (by up to
-# 0.03 on CoNLL-2003 dev, in the probability of uncertain tokens; 5 labels of 51,362) but,
-# like them, never depend on the batch, the threads or the server's load. ``--backend
-# onnx`` gives torch's scores to 6 digits.
+# Runtime's int8 LSTM, one sentence per call (``portable.OnnxSession``), ran CoNLL-2003
+# dev 1.4x faster than the float one batched (2-core AMD EPYC), and ``tagger tag`` 1.2x.
+# Its scores differ from the float model's by quantization (entity F1 within 0.0015 on
+# dev, re-cased dev and the held-out slice of three CoNLL-2003 runs), but like them
+# never depend on the batch, the threads or the server's load. ``--backend onnx`` gives
+# torch's scores to 6 digits. README, "Inference backends", has the measurements.
 AUTO_CPU: tuple[Backend, ...] = ("onnx-int8", "onnx")
-# How far the int8 export's dev score may lie from the float model's (F1 or accuracy,
-# absolute) for it to be run by auto; measured: at most 0.0008 (README, "Inference backends").
+# How far the int8 export's scores may lie from the float model's (F1 or accuracy,
+# absolute; tests hold the shipped models to it); measured on three CoNLL-2003 runs: at
+# most 0.0015, 0.0003 lower on average (README, "Inference backends").
 INT8_TOLERANCE = 0.002
 BACKEND_HELP = (
     "auto (default): on CPU, onnx-int8 where the CPU has VNNI, else onnx, where onnxruntime "
