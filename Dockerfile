@@ -2,8 +2,8 @@
 # Needs BuildKit (RUN --mount): the default builder since Docker Engine 23; with older
 # engines, build with DOCKER_BUILDKIT=1 or `docker buildx build`.
 # CPU image (default):  docker build -t tagger .
-#   no torch: the models run on ONNX Runtime and NumPy (the onnx backend), from the
-#   exports shipped in models/
+#   no torch: the models run on ONNX Runtime and NumPy (the onnx backends: int8 on
+#   CPUs with VNNI, else float), from the exports shipped in models/
 # CPU image with torch: docker build --build-arg RUNTIME=torch -t tagger:torch .
 # CUDA image:           docker build --build-arg RUNTIME=torch --build-arg TORCH_INDEX=https://download.pytorch.org/whl/cu128 -t tagger:cuda .
 # All serve the baked-in default models on 0.0.0.0:8000 as a non-root user.

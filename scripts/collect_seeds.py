@@ -13,7 +13,7 @@ the rows are copied as they were scored then), after this run's own rows.
 
 The shipped run's own recipe is the one whose runs include it, or, for a final fit,
 its selection run's. Every run is scored again here with the current inference code,
-so the card is exactly what `tagger evaluate` prints.
+so the card is exactly what `tagger evaluate` prints on the float backends (torch, onnx).
 """
 
 from __future__ import annotations

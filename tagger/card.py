@@ -121,9 +121,10 @@ def write_card(directory: Path) -> None:
         ]
     lines += [
         "",
-        "Scores on this card are the float model's (`tagger evaluate --backend onnx` or `torch` gives them). "
-        "`--backend auto` runs the int8 export where the CPU has VNNI, whose scores differ slightly: the "
-        'project README ("Inference backends") gives how much.',
+        "Scores on this card are the float model's (`tagger evaluate --backend torch`, or `onnx` once "
+        "`tagger export-onnx` has made the exports, gives them). Where the int8 export exists, `--backend "
+        'auto` runs it on CPUs with VNNI, and its scores differ slightly: the project README ("Inference '
+        'backends") gives how much.',
     ]
     if isinstance(fit, dict):
         lines += [

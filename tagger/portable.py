@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -114,14 +115,15 @@ class OnnxSession:
     worker inherits is kept, never released there: its destructor would wait for pool
     threads that only the parent has, and hang.
 
-    The int8 export runs one sentence per call, on one thread. Its dynamic quantization
-    scales each matrix product's activations by that product's range, so run over a
-    batch, a sentence's scores would depend on its batch-mates and on how ONNX Runtime
-    splits the batch between threads: the same text scored differently in another file,
-    under another server load or with another ``--workers``. Alone, a sentence's scores
-    depend on that sentence only. It is still the fastest: on a 2-core AMD EPYC
-    (VNNI), CoNLL-2003 dev took 0.54 s this way against 0.79 s batched in float, one
-    thread each (0.33 s batched in int8).
+    The int8 export runs one sentence per call, each call on one thread; with several
+    threads, the sentences of a batch are shared out between them. Its dynamic
+    quantization scales each matrix product's activations by that product's range, so
+    run over a batch, a sentence's scores would depend on its batch-mates and on how ONNX
+    Runtime splits the batch between threads: the same text scored differently in
+    another file, under another server load or with another ``--workers``. Alone, a
+    sentence's scores depend on that sentence only. It is still the fastest: on a 2-core
+    AMD EPYC (VNNI), CoNLL-2003 dev took 0.57 s this way against 0.81 s batched in
+    float, one thread each (0.37 s batched in int8; ``benchmarks/recurrent_calls.py``).
     """
 
     _inherited: ClassVar[list[Any]] = []  # sessions of parent processes, held so they are never freed
@@ -144,6 +146,7 @@ class OnnxSession:
             )
         self._session, self._owner = session, (os.getpid(), 1)
         self.per_sentence = file == INT8_FILE
+        self._row_threads: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # (pid, threads), pool
         # A unidirectional stack never reads the lengths, so its export has no such input.
         self.inputs = {i.name for i in session.get_inputs()}
         (features,) = [i for i in session.get_inputs() if i.name == "features"]
@@ -173,9 +176,27 @@ class OnnxSession:
         if not self.per_sentence:
             return self._run(features, lengths)
         scores = np.zeros((*features.shape[:2], self.labels), dtype=np.float32)  # (B, T, K); padding stays 0
-        for row, length in enumerate(lengths.tolist()):
-            scores[row, :length] = self._run(features[row : row + 1, :length], lengths[row : row + 1])[0]
+        sizes = lengths.tolist()
+        threads = max(1, min(inference_threads(), len(sizes)))
+
+        def share(first: int) -> None:  # every threads-th sentence: batches come sorted by length
+            for row in range(first, len(sizes), threads):
+                scores[row, : sizes[row]] = self._run(features[row : row + 1, : sizes[row]], lengths[row : row + 1])[0]
+
+        if threads == 1:
+            share(0)
+        else:  # ONNX Runtime releases the GIL while it runs, and one session serves many threads
+            list(self._pool(threads).map(share, range(threads)))
         return scores
+
+    def _pool(self, threads: int) -> ThreadPoolExecutor:
+        """This process's threads for sentences run side by side (a forked worker makes its own)."""
+        owner = (os.getpid(), threads)
+        if self._row_threads is None or self._row_threads[0] != owner:
+            if self._row_threads is not None and self._row_threads[0][0] == owner[0]:
+                self._row_threads[1].shutdown(wait=False)
+            self._row_threads = owner, ThreadPoolExecutor(threads, "onnx-sentences")
+        return self._row_threads[1]
 
     def _run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         inputs = {"features": features, "lengths": lengths}

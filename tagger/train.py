@@ -586,7 +586,8 @@ def _run(
         else:
             log(f"weights averaged over the last {len(recent)} epochs: dev {averaged_dev:.4f} (best epoch kept)")
             averaged["kept"] = False
-    # Score what was saved (float16 embeddings included), so the card matches `tagger evaluate`.
+    # Score what was saved (float16 embeddings included), so the card matches `tagger evaluate`
+    # on the float backends (torch, onnx).
     saved = checkpoint.load(output, device)
     final = evaluate(Labeler([saved], device), saved.name, dev_set)
     holdout = evaluate(Labeler([saved], device), saved.name, holdout_set) if holdout_set else None
