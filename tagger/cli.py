@@ -214,8 +214,11 @@ def cmd_export_onnx(args: argparse.Namespace) -> int:
     from tagger.onnx_backend import export
 
     for model in args.models:
-        for path in export(model):
+        exported = export(model)
+        for path in exported.paths:
             print(f"wrote {path}")
+        if exported.int8_note:
+            print(exported.int8_note)
     return 0
 
 

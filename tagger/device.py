@@ -93,7 +93,7 @@ def set_threads(threads: int | None) -> None:
 
 def apply_threads() -> None:
     """Hand ``set_threads``' number to torch, if torch is loaded."""
-    if _threads and "torch" in sys.modules:
+    if _threads and sys.modules.get("torch") is not None:
         sys.modules["torch"].set_num_threads(_threads)
 
 
@@ -101,6 +101,6 @@ def inference_threads() -> int:
     """The intra-op threads an inference session of this process should use."""
     if _threads:
         return _threads
-    if "torch" in sys.modules:
+    if sys.modules.get("torch") is not None:
         return int(sys.modules["torch"].get_num_threads())
     return usable_cores()

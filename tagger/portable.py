@@ -13,6 +13,7 @@ the torch backend calls too). A stale export is refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +37,13 @@ from tagger.vocab import CASINGS
 ONNX_FILE = "recurrent.onnx"
 INT8_FILE = "recurrent-int8.onnx"  # the same graph, weights quantized to int8 (dynamic quantization)
 WEIGHTS_KEY = "model.safetensors.sha256"
+# The int8 export's dev score beside the float export's, as ``tagger export-onnx`` measured
+# them (JSON: {"float": F, "int8": Q}), where it could.
+DEV_SCORES_KEY = "tagger.dev_scores"
+# How far the int8 export's dev score may lie from the float one's (F1 or accuracy,
+# absolute) for ``auto`` to run it; measured on three CoNLL-2003 runs: at most 0.0015,
+# 0.0003 lower on average (README, "Inference backends").
+INT8_TOLERANCE = 0.002
 _IN_EXPORT = ("rnn.", "emit.")  # weights the ONNX graph holds, not read by NumPy
 
 
@@ -146,6 +154,9 @@ class OnnxSession:
             )
         self._session, self._owner = session, (os.getpid(), 1)
         self.per_sentence = file == INT8_FILE
+        scores = json.loads(session.get_modelmeta().custom_metadata_map.get(DEV_SCORES_KEY, "{}"))
+        # Scored at export beyond the tolerance: auto runs the float export instead.
+        self.beyond_tolerance = bool(scores) and abs(scores["int8"] - scores["float"]) > INT8_TOLERANCE
         self._row_threads: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # (pid, threads), pool
         # A unidirectional stack never reads the lengths, so its export has no such input.
         self.inputs = {i.name for i in session.get_inputs()}

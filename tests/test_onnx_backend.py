@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -17,12 +18,14 @@ import torch
 from tagger import checkpoint
 from tagger import device as device_module
 from tagger import labeler as labeler_module
+from tagger import onnx_backend as onnx_backend_module
+from tagger import portable as portable_module
 from tagger.batch import encode
 from tagger.config import ModelConfig
 from tagger.errors import ModelDirError, TaggerError
 from tagger.labeler import Labeler, _resolve_backend
 from tagger.model import SequenceTagger
-from tagger.portable import INT8_FILE, ONNX_FILE
+from tagger.portable import INT8_FILE, ONNX_FILE, PortableModel
 from tests.conftest import MODELS, ROOT
 
 ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install '.[onnx]')")
@@ -75,7 +78,9 @@ def _exported(model_dir: Path) -> Path:
         [sys.executable, "-m", "tagger", "export-onnx", str(model_dir)], capture_output=True, text=True, cwd=ROOT
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
+    wrote, note = done.stdout.splitlines()[:2], done.stdout.splitlines()[2:]
+    assert wrote == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
+    assert len(note) == 1 and re.match(rf"(dev score .* on {ONNX_FILE}|{INT8_FILE} not scored against)", note[0])
     return model_dir
 
 
@@ -96,9 +101,11 @@ def test_the_export_labels_like_torch(model_dir: Path, monkeypatch: pytest.Monke
     assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
     for a, b in zip(expected, got, strict=True):
         assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
-    # auto takes an export on CPU (labeler.AUTO_CPU): int8 where the CPU has VNNI, else float
+    # auto takes an export on CPU (labeler.AUTO_CPU): int8 where the CPU has VNNI (and its dev
+    # score at export was within the tolerance of the float one's), else float
     monkeypatch.setattr(labeler_module, "cpu_has_vnni", lambda: True)
-    assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx-int8"
+    within = not PortableModel.load(model_dir, INT8_FILE).session.beyond_tolerance  # type: ignore[union-attr]
+    assert Labeler.load(model_dir, device="cpu").backend("m") == ("onnx-int8" if within else "onnx")
     monkeypatch.setattr(labeler_module, "cpu_has_vnni", lambda: False)
     assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx"
     # int8 weights: most labels as the float model's (a tiny model has little to lose)
@@ -169,7 +176,8 @@ def test_export_needs_no_torch_and_its_graph_labels_like_torch(
     with monkeypatch.context() as without_torch:
         without_torch.setitem(sys.modules, "torch", None)  # `import torch` fails, as in the torch-free image
         assert main(["export-onnx", str(model_dir)]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
+    written = capsys.readouterr().out.splitlines()[:2]
+    assert written == [f"wrote {model_dir / ONNX_FILE}", f"wrote {model_dir / INT8_FILE}"]
     got = Labeler.load(model_dir, device="cpu", backend="onnx").label(SENTENCES)["m"]
     assert [[t.label for t in s] for s in got] == [[t.label for t in s] for s in expected]
     for a, b in zip(expected, got, strict=True):
@@ -229,6 +237,38 @@ def test_auto_on_a_vnni_cpu_takes_the_float_export_where_the_int8_one_is_missing
     with pytest.raises(ModelDirError, match="made from other weights"):
         Labeler.load(model_dir, device="cpu", backend="onnx-int8")
     assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx"
+
+
+def test_an_int8_export_scored_too_far_from_the_float_one_is_not_run_by_auto(
+    model_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The export records both dev scores in the int8 file; auto runs float beyond the tolerance."""
+    from tagger.onnx_backend import export
+
+    monkeypatch.setattr(labeler_module, "cpu_has_vnni", lambda: True)
+    monkeypatch.setattr(portable_module, "INT8_TOLERANCE", -1.0)  # any difference is too much
+    monkeypatch.setattr(onnx_backend_module, "INT8_TOLERANCE", -1.0)
+    exported = export(model_dir)
+    assert exported.paths == [model_dir / ONNX_FILE, model_dir / INT8_FILE]
+    scores = rf"dev score 0\.\d{{4}} on {ONNX_FILE}, 0\.\d{{4}} on {INT8_FILE}"
+    assert re.fullmatch(rf"{scores}: more than -1\.0 apart, so auto runs {ONNX_FILE}", exported.int8_note)
+    assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx"
+    assert Labeler.load(model_dir, device="cpu", backend="onnx-int8").backend("m") == "onnx-int8"  # when asked for
+    monkeypatch.setattr(portable_module, "INT8_TOLERANCE", 1.0)
+    assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx-int8"
+
+
+def test_an_export_without_its_dev_file_says_so_and_is_run(model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tagger.onnx_backend import export
+
+    monkeypatch.setattr(labeler_module, "cpu_has_vnni", lambda: True)
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics["data"]["dev"] = str(model_dir / "elsewhere.conll")
+    (model_dir / "metrics.json").write_text(json.dumps(metrics))
+    note = export(model_dir).int8_note
+    elsewhere = model_dir / "elsewhere.conll"
+    assert note == f"{INT8_FILE} not scored against {ONNX_FILE}: its dev file {elsewhere} is not here"
+    assert Labeler.load(model_dir, device="cpu").backend("m") == "onnx-int8"
 
 
 def test_forked_workers_tag_with_the_int8_export_as_in_process(model_dir: Path, tmp_path: Path) -> None:

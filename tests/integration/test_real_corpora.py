@@ -9,7 +9,8 @@ import pytest
 
 from tagger.cli import main
 from tagger.config import Config
-from tagger.labeler import INT8_TOLERANCE, Labeler
+from tagger.labeler import Labeler
+from tagger.portable import INT8_TOLERANCE
 from tagger.train import train
 from tests.conftest import MODELS, require_datasets
 
