@@ -154,9 +154,8 @@ class OnnxSession:
             )
         self._session, self._owner = session, (os.getpid(), 1)
         self.per_sentence = file == INT8_FILE
-        scores = json.loads(session.get_modelmeta().custom_metadata_map.get(DEV_SCORES_KEY, "{}"))
         # Scored at export beyond the tolerance: auto runs the float export instead.
-        self.beyond_tolerance = bool(scores) and abs(scores["int8"] - scores["float"]) > INT8_TOLERANCE
+        self.beyond_tolerance = _beyond_tolerance(session.get_modelmeta().custom_metadata_map.get(DEV_SCORES_KEY))
         self._row_threads: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # (pid, threads), pool
         # A unidirectional stack never reads the lengths, so its export has no such input.
         self.inputs = {i.name for i in session.get_inputs()}
@@ -212,6 +211,16 @@ class OnnxSession:
     def _run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         inputs = {"features": features, "lengths": lengths}
         return self._session.run(None, {k: v for k, v in inputs.items() if k in self.inputs})[0]  # type: ignore[no-any-return]
+
+
+def _beyond_tolerance(recorded: str | None) -> bool:
+    """Whether an export's recorded dev scores (``DEV_SCORES_KEY``) lie further apart than
+    ``INT8_TOLERANCE``; False where none are recorded, or none that can be read."""
+    try:
+        scores = json.loads(recorded) if recorded else {}
+        return bool(abs(float(scores["int8"]) - float(scores["float"])) > INT8_TOLERANCE)
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -567,3 +567,18 @@ def test_the_onnx_backend_refuses_a_config_that_contradicts_the_weights(
         from tagger.onnx_backend import export
 
         export(model_dir)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "beyond"),
+    [
+        (None, False),  # exported before the scores were recorded, or not scored
+        ('{"float": 0.9, "int8": 0.8995}', False),
+        ('{"float": 0.9, "int8": 0.89}', True),
+        ('{"float": 0.9, "int8": 0.91}', True),  # better by that much is as suspect
+        ("not json", False),  # unreadable: as if none were recorded
+        ('{"float": 0.9}', False),
+    ],
+)
+def test_recorded_dev_scores_are_read_leniently(recorded: str | None, beyond: bool) -> None:
+    assert portable_module._beyond_tolerance(recorded) is beyond
