@@ -31,7 +31,12 @@ class Settings(BaseSettings):
         description=BACKEND_HELP,
     )
     demo: bool = Field(True, description="serve the demo page at / (false: the API only)")
-    threads: int = Field(0, ge=0, le=256, description="intra-op threads (torch or ONNX Runtime); 0 = the default")
+    threads: int = Field(
+        0,
+        ge=0,
+        le=256,
+        description="threads: torch's or ONNX Runtime's, or int8 sentences run side by side; 0 = the default",
+    )
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")
     merge_requests: bool = Field(True, description="merge concurrent requests into one call of the tagger")

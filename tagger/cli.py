@@ -427,7 +427,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=0,
-        help="intra-op threads per process, torch or ONNX Runtime (default: 1 with workers)",
+        help=(
+            "threads per process: torch's or ONNX Runtime's, or int8 sentences run side by side "
+            "(default: 1 with workers)"
+        ),
     )
     p.add_argument(
         "--workers", type=int, default=0, help="tagging processes on CPU (default: one per core, at most 8; 1 on CUDA)"
