@@ -158,7 +158,7 @@ class OnnxSession:
         self.beyond_tolerance = _beyond_tolerance(session.get_modelmeta().custom_metadata_map.get(DEV_SCORES_KEY))
         self._row_threads: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # (pid, threads), pool
         # A unidirectional stack never reads the lengths, so its export has no such input.
-        self.inputs = {i.name for i in session.get_inputs()}
+        self.reads_lengths = any(i.name == "lengths" for i in session.get_inputs())  # ``_run`` runs per sentence
         (features,) = [i for i in session.get_inputs() if i.name == "features"]
         self.width = features.shape[2] if isinstance(features.shape[2], int) else None  # D
         self.labels = int(session.get_outputs()[0].shape[2])  # K
@@ -209,8 +209,8 @@ class OnnxSession:
         return self._row_threads[1]
 
     def _run(self, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        inputs = {"features": features, "lengths": lengths}
-        return self._session.run(None, {k: v for k, v in inputs.items() if k in self.inputs})[0]  # type: ignore[no-any-return]
+        inputs = {"features": features, "lengths": lengths} if self.reads_lengths else {"features": features}
+        return self._session.run(None, inputs)[0]  # type: ignore[no-any-return]
 
 
 def _beyond_tolerance(recorded: str | None) -> bool:
