@@ -27,7 +27,7 @@ from tagger.charcache import CharVectorCache
 from tagger.consistency import TokenPlace, add_type_bonus, label_types
 from tagger.crf_decode import chosen_probability, decode_probs, decode_scores
 from tagger.device import cpu_has_vnni, cuda_possible
-from tagger.document import TokenLabel
+from tagger.document import TokenLabel, rounded_scores
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import ModelFiles
 from tagger.portable import (
@@ -264,7 +264,7 @@ class Labeler:
             decoded = (runner.decode(encode(rows)) for rows in batch_rows)  # one batch at a time
         out: list[list[TokenLabel]] = [[] for _ in sentences]
         for rows, (paths, confidence) in zip(batch_rows, decoded, strict=True):  # (B, T), (B, T)
-            paths_l, conf_l = paths.tolist(), confidence.tolist()
+            paths_l, conf_l = paths.tolist(), rounded_scores(confidence)
             for row, r in enumerate(rows):
                 start, end = centres[r]
                 ids = paths_l[row][start:end]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from tagger.batching import DEFAULT_BATCH_TOKENS
-from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel
+from tagger.document import Entity, TaggedDocument, TaggedToken, TokenLabel, rounded_score
 from tagger.errors import TaggerError
 from tagger.io.validate import input_problem
 from tagger.labeler import CHAR_CACHE_WORDS, OUTPUT_SCHEME, Backend, Labeler
@@ -212,6 +212,6 @@ def _entities(text: str, sent: list[Token], labels: list[TokenLabel], model: str
     result = []
     for span in spans:
         start, end = sent[span.start].start, sent[span.end - 1].end
-        score = sum(lab.score for lab in labels[span.start : span.end]) / (span.end - span.start)
+        score = rounded_score(sum(lab.score for lab in labels[span.start : span.end]) / (span.end - span.start))
         result.append(Entity(text[start:end], span.label, start, end, score, model, s_index, span.start, span.end))
     return result

@@ -112,6 +112,22 @@ def test_shipped_models_give_entities_with_offsets() -> None:
     assert doc.sentences[0][0].labels["pos-en-ewt"].label == "PROPN"
 
 
+def test_scores_are_what_the_record_says_and_an_entity_is_its_tokens_mean() -> None:
+    tagger = tiny_tagger()
+    doc = tagger("w x y. W X Y z w x. y")
+    scores = [label.score for s in doc.sentences for t in s for label in t.labels.values()]
+    assert scores and all(0.0 <= x <= 1.0 and x == round(x, 4) for x in scores)
+    record = json.loads(
+        tag_chunk(tagger, Chunk(list(read_records(io.BytesIO(b"w x y. W X Y z w x. y"), "text")), "jsonl"))[0]
+    )
+    assert [t["labels"][m]["score"] for s in record["sentences"] for t in s for m in t["labels"]] == scores
+    real = Tagger.load(MODELS / "ner-en-conll03", device="cpu")("Angela Merkel visited Paris.")
+    for entity in real.entities:
+        tokens = real.sentences[entity.sentence][entity.token_start : entity.token_end]
+        mean = sum(t.labels["ner-en-conll03"].score for t in tokens) / len(tokens)
+        assert entity.score == round(mean, 4)
+
+
 @pytest.mark.parametrize(
     "text",
     ["angela merkel visited paris.", "ANGELA MERKEL VISITED PARIS."],
