@@ -33,7 +33,9 @@ from safetensors.numpy import load_file
 
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import inside, read_model_files
+from tagger.onnx_anchors import can_anchor
 from tagger.portable import (
+    BATCH_INVARIANT_KEY,
     DEV_SCORES_KEY,
     INT8_FILE,
     INT8_TOLERANCE,
@@ -84,14 +86,22 @@ def export(directory: str | Path, int8: bool = True) -> Exported:
 
         fd, quantized = tempfile.mkstemp(dir=directory, prefix=f".{INT8_FILE}.")
         os.close(fd)
+        source, more = directory / ONNX_FILE, {}
+        if can_anchor(model):  # batch-invariant ranges: the int8 export runs whole batches
+            fd, anchored = tempfile.mkstemp(dir=directory, prefix=f".{ONNX_FILE}.anchored.")
+            os.close(fd)
+            onnx.save(recurrent_graph(weights, model, anchored=True), anchored)
+            source, more = Path(anchored), {BATCH_INVARIANT_KEY: "1"}
         root = logging.getLogger()
         level = root.level
         root.setLevel(logging.ERROR)  # its advice to pre-process is for vision models
         try:
-            quantize_dynamic(str(directory / ONNX_FILE), quantized, weight_type=QuantType.QInt8)
+            quantize_dynamic(str(source), quantized, weight_type=QuantType.QInt8)
         finally:
             root.setLevel(level)
-        written.append(_finish(Path(quantized), directory / INT8_FILE, digest))
+            if source != directory / ONNX_FILE:
+                source.unlink()
+        written.append(_finish(Path(quantized), directory / INT8_FILE, digest, more))
         return Exported(written, _score_int8(directory, digest))
     return Exported(written)
 
@@ -104,7 +114,7 @@ def _score_int8(directory: Path, digest: str) -> str:
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{INT8_FILE}.")
     os.close(fd)
     os.replace(directory / INT8_FILE, tmp)
-    _finish(Path(tmp), directory / INT8_FILE, digest, {DEV_SCORES_KEY: json.dumps(scores)})
+    _finish(Path(tmp), directory / INT8_FILE, digest, {DEV_SCORES_KEY: json.dumps(scores)}, keep=True)
     note = f"dev score {scores['float']:.4f} on {ONNX_FILE}, {scores['int8']:.4f} on {INT8_FILE}"
     if abs(scores["int8"] - scores["float"]) > INT8_TOLERANCE:
         return f"{note}: more than {INT8_TOLERANCE} apart, so auto runs {ONNX_FILE}"
@@ -140,13 +150,15 @@ def compare_exports(directory: Path) -> dict[str, float] | str:
         return f"its dev file cannot be scored: {exc}"
 
 
-def _finish(tmp: Path, target: Path, digest: str, more: dict[str, str] | None = None) -> Path:
-    """Record which weights the graph came from (and ``more``), then put it in place."""
+def _finish(tmp: Path, target: Path, digest: str, more: dict[str, str] | None = None, keep: bool = False) -> Path:
+    """Record which weights the graph came from (and ``more``; with ``keep``, after what
+    the file already records), then put it in place."""
     import onnx
 
     graph = onnx.load(str(tmp))
+    kept = {p.key: p.value for p in graph.metadata_props} if keep else {}
     del graph.metadata_props[:]
-    for key, value in {WEIGHTS_KEY: digest, **(more or {})}.items():
+    for key, value in {**kept, WEIGHTS_KEY: digest, **(more or {})}.items():
         graph.metadata_props.add(key=key, value=value)
     onnx.save(graph, str(tmp))
     os.chmod(tmp, 0o644)

@@ -18,14 +18,16 @@ the graph transposes once on the way in and once on the way out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import NodeProto, TensorProto, helper, numpy_helper
 
 from tagger.config import ModelConfig
+from tagger.onnx_anchors import ANCHORS, anchored_weights, feature_bound, initial_cells
 from tagger.portable import RECURRENT_PREFIX as PREFIX
 from tagger.portable import direction_suffixes as _suffixes
 
@@ -44,22 +46,30 @@ def _gates(matrix: np.ndarray, cell: str) -> np.ndarray:
     return np.concatenate([blocks[i] for i in _GATE_ORDER[cell]], axis=0)
 
 
-def recurrent_graph(weights: Mapping[str, np.ndarray], model: ModelConfig) -> onnx.ModelProto:
-    """features (B, T, D) float32 and lengths (B,) int64 -> label scores (B, T, K)."""
+def recurrent_graph(weights: Mapping[str, np.ndarray], model: ModelConfig, anchored: bool = False) -> onnx.ModelProto:
+    """features (B, T, D) float32 and lengths (B,) int64 -> label scores (B, T, K).
+
+    ``anchored`` adds the range anchors of ``tagger.onnx_anchors`` (LSTM stacks only):
+    the same function, made for the int8 export to quantize."""
     if model.cell not in _OP:
         raise ValueError(f"unknown cell {model.cell!r}; expected lstm, gru or rnn")
-    hidden, directions = model.hidden_size, 2 if model.bidirectional else 1
     input_size = weights[f"{PREFIX}weight_ih_l0"].shape[1]
-    num_labels = weights["emit.bias"].shape[0]
     initializers: list[TensorProto] = []
-    nodes = [
-        helper.make_node("Transpose", ["features"], ["x0"], perm=[1, 0, 2]),  # (T, B, D)
-        helper.make_node("Cast", ["lengths"], ["sequence_lens"], to=TensorProto.INT32),
-    ]
 
     def constant(name: str, value: np.ndarray) -> str:
         initializers.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
+
+    nodes = [helper.make_node("Cast", ["lengths"], ["sequence_lens"], to=TensorProto.INT32)]
+    features = "features"
+    if anchored:
+        nodes += _anchor_nodes(weights, model, constant)
+        weights = anchored_weights(weights, model, PREFIX)
+        model = dataclasses.replace(model, hidden_size=model.hidden_size + ANCHORS)
+        features = "anchored_features"
+    hidden, directions = model.hidden_size, 2 if model.bidirectional else 1
+    num_labels = weights["emit.bias"].shape[0]
+    nodes.append(helper.make_node("Transpose", [features], ["x0"], perm=[1, 0, 2]))  # (T, B, D)
 
     constant("time_batch_features", np.array([0, 0, directions * hidden], dtype=np.int64))
     direction = "bidirectional" if directions == 2 else "forward"
@@ -89,6 +99,8 @@ def recurrent_graph(weights: Mapping[str, np.ndarray], model: ModelConfig) -> on
             constant(f"B{layer}", b.astype(np.float32)),
             "sequence_lens",
         ]
+        if anchored:
+            inputs += ["", "initial_cells"]  # no initial hidden state; the anchors' cells start at +-10
         nodes.append(helper.make_node(_OP[model.cell], inputs, [f"y{layer}"], name=f"layer{layer}", **attributes))
         # (T, dirs, B, H) -> (T, B, dirs, H) -> (T, B, dirs * H): forward then backward, as torch concatenates
         nodes.append(helper.make_node("Transpose", [f"y{layer}"], [f"y{layer}_tb"], perm=[0, 2, 1, 3]))
@@ -116,3 +128,55 @@ def recurrent_graph(weights: Mapping[str, np.ndarray], model: ModelConfig) -> on
     )
     onnx.checker.check_model(proto)
     return proto
+
+
+def _anchor_nodes(
+    weights: Mapping[str, np.ndarray], model: ModelConfig, constant: Callable[[str, np.ndarray], str]
+) -> list[NodeProto]:
+    """Nodes that make ``anchored_features`` (B, T, D + 2): the features, clipped to the
+    bound (which they never pass: it only makes the range a guarantee), with a column of
+    +A and one of -A; and ``initial_cells`` (dirs, B, H + 2) for every layer."""
+    bound = feature_bound(weights, model)
+    directions = 2 if model.bidirectional else 1
+    return [
+        helper.make_node("Shape", ["features"], ["feature_shape"]),
+        helper.make_node(
+            "Slice",
+            [
+                "feature_shape",
+                constant("zero", np.array([0], dtype=np.int64)),
+                constant("one", np.array([1], dtype=np.int64)),
+            ],
+            ["batch"],
+        ),
+        helper.make_node(
+            "Slice", ["feature_shape", "zero", constant("two", np.array([2], dtype=np.int64))], ["batch_time"]
+        ),
+        helper.make_node("Concat", ["batch_time", "two"], ["anchor_shape"], axis=0),
+        helper.make_node(
+            "Expand",
+            [constant("anchor_values", np.array([[[bound, -bound]]], dtype=np.float32)), "anchor_shape"],
+            ["anchor_columns"],
+        ),
+        helper.make_node(
+            "Clip",
+            [
+                "features",
+                constant("low", np.array(-bound, dtype=np.float32)),
+                constant("high", np.array(bound, dtype=np.float32)),
+            ],
+            ["clipped"],
+        ),
+        helper.make_node("Concat", ["clipped", "anchor_columns"], ["anchored_features"], axis=2),
+        helper.make_node(
+            "Concat",
+            [
+                constant("directions", np.array([directions], dtype=np.int64)),
+                "batch",
+                constant("cells", np.array([model.hidden_size + ANCHORS], dtype=np.int64)),
+            ],
+            ["cell_shape"],
+            axis=0,
+        ),
+        helper.make_node("Expand", [constant("initial_cell", initial_cells(model)), "cell_shape"], ["initial_cells"]),
+    ]

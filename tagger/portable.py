@@ -40,6 +40,9 @@ WEIGHTS_KEY = "model.safetensors.sha256"
 # The int8 export's dev score beside the float export's, as ``tagger export-onnx`` measured
 # them (JSON: {"float": F, "int8": Q}), where it could.
 DEV_SCORES_KEY = "tagger.dev_scores"
+# "1" in an int8 export made with range anchors (``tagger.onnx_anchors``): its scores do
+# not depend on the batch, so it runs whole batches; an export without it runs each sentence alone.
+BATCH_INVARIANT_KEY = "tagger.batch_invariant"
 # How far the int8 export's dev score may lie from the float one's (F1 or accuracy,
 # absolute) for ``auto`` to run it; measured on three CoNLL-2003 runs: at most 0.0015,
 # 0.0003 lower on average (README, "Inference backends").
@@ -123,15 +126,14 @@ class OnnxSession:
     worker inherits is kept, never released there: its destructor would wait for pool
     threads that only the parent has, and hang.
 
-    The int8 export runs one sentence per call, each call on one thread; with several
-    threads, the sentences of a batch are shared out between them. Its dynamic
-    quantization scales each matrix product's activations by that product's range, so
-    run over a batch, a sentence's scores would depend on its batch-mates and on how ONNX
-    Runtime splits the batch between threads: the same text scored differently in
-    another file, under another server load or with another ``--workers``. Alone, a
-    sentence's scores depend on that sentence only. It is still the fastest: on a 2-core
-    AMD EPYC (VNNI), CoNLL-2003 dev took 0.57 s this way against 0.81 s batched in
-    float, one thread each (0.37 s batched in int8; ``benchmarks/recurrent_calls.py``).
+    An int8 export runs whole batches where it was made with range anchors
+    (``tagger.onnx_anchors``: every LSTM stack since 2026-12-07), whose quantization
+    ranges are constants, so a sentence scores exactly as it does alone, on any number of
+    threads. Other int8 exports (GRU and RNN stacks, older files) run one sentence per
+    call, each call on one thread, the sentences of a batch shared out between the
+    threads: dynamic quantization scales each matrix product's activations by that
+    product's range, so run over a batch, a sentence's scores would depend on its
+    batch-mates and on how ONNX Runtime splits the batch between threads.
     """
 
     _inherited: ClassVar[list[Any]] = []  # sessions of parent processes, held so they are never freed
@@ -146,16 +148,17 @@ class OnnxSession:
         if not self.path.is_file():
             raise ModelDirError(f"{directory}: no {file}; make it with `tagger export-onnx {directory}`")
         session = self._open(1)  # one thread: no pool, so forking after this is safe
-        made_from = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_KEY)
+        metadata = session.get_modelmeta().custom_metadata_map
+        made_from = metadata.get(WEIGHTS_KEY)
         if made_from != weights_digest(directory):
             raise StaleExportError(
                 f"{self.path}: made from other weights than model.safetensors; "
                 f"export it again with `tagger export-onnx {directory}`"
             )
         self._session, self._owner = session, (os.getpid(), 1)
-        self.per_sentence = file == INT8_FILE
+        self.per_sentence = file == INT8_FILE and metadata.get(BATCH_INVARIANT_KEY) != "1"
         # Scored at export beyond the tolerance: auto runs the float export instead.
-        self.beyond_tolerance = _beyond_tolerance(session.get_modelmeta().custom_metadata_map.get(DEV_SCORES_KEY))
+        self.beyond_tolerance = _beyond_tolerance(metadata.get(DEV_SCORES_KEY))
         self._row_threads: tuple[tuple[int, int], ThreadPoolExecutor] | None = None  # (pid, threads), pool
         # A unidirectional stack never reads the lengths, so its export has no such input.
         self.reads_lengths = any(i.name == "lengths" for i in session.get_inputs())  # ``_run`` runs per sentence
@@ -389,10 +392,11 @@ class PortableRunner:
     of 64 tokens, of 16 to 2048) and 1.3x on two (best at 512; 64 came second):
     ``benchmarks/batch_cost.py [--threads 2]``.
 
-    The int8 export runs each sentence alone (``OnnxSession``), so padding costs it
-    only the NumPy lookups and decoding, and fewer, fuller batches win: filled batches
+    An int8 export that runs each sentence alone (``OnnxSession``) pays for padding only
+    in the NumPy lookups and decoding, so fewer, fuller batches win for it: filled batches
     labelled CoNLL-2003 dev chunks at 52,654 tokens/s against 44,272 at an overhead of 64
-    (``batch_cost.py --backend onnx-int8``, one thread).
+    (``batch_cost.py --backend onnx-int8``, one thread, before the anchored exports, which
+    run batches as the float one does).
     """
 
     @property
