@@ -35,7 +35,8 @@ class Settings(BaseSettings):
         0,
         ge=0,
         le=256,
-        description="threads: torch's or ONNX Runtime's, or int8 sentences run side by side; 0 = the default",
+        description="threads: torch's or ONNX Runtime's (an int8 export without range anchors runs sentences "
+        "side by side); 0 = the default",
     )
     workers: int = Field(1, ge=1, description="server processes, each with its own models and request merger")
     parallel_models: bool = Field(True, description="run the models of a forward pass in parallel threads")

@@ -428,8 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=0,
         help=(
-            "threads per process: torch's or ONNX Runtime's, or int8 sentences run side by side "
-            "(default: 1 with workers)"
+            "threads per process: torch's or ONNX Runtime's (an int8 export without range anchors "
+            "runs sentences side by side) (default: 1 with workers)"
         ),
     )
     p.add_argument(

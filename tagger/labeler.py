@@ -47,11 +47,11 @@ Backend = Literal["auto", "torch", "onnx", "onnx-int8"]
 BACKENDS: tuple[Backend, ...] = ("auto", "torch", "onnx", "onnx-int8")
 # What "auto" takes on CPU, in order, where onnxruntime is installed and every model
 # directory has the export (else torch). int8 first where the CPU has VNNI: there ONNX
-# Runtime's int8 LSTM, one sentence per call (``portable.OnnxSession``), ran CoNLL-2003
-# dev 1.4x faster than the float one batched (2-core AMD EPYC), and ``tagger tag`` 1.2x.
-# Its scores differ from the float model's by quantization (entity F1 within 0.0015 on
-# dev, re-cased dev and the held-out slice of three CoNLL-2003 runs), but like them
-# never depend on the batch, the threads or the server's load. ``--backend onnx`` gives
+# Runtime's int8 LSTM with range anchors (``tagger.onnx_anchors``) ran CoNLL-2003 dev's
+# batches 2.1x faster than the float one (2-core AMD EPYC), and ``tagger tag`` 1.4x.
+# Its scores differ from the float model's by quantization (entity F1 at most 0.0012
+# lower on dev, re-cased dev and the held-out slice of three CoNLL-2003 runs), but like
+# them never depend on the batch, the threads or the server's load. ``--backend onnx`` gives
 # torch's scores to 6 digits. README, "Inference backends", has the measurements.
 AUTO_CPU: tuple[Backend, ...] = ("onnx-int8", "onnx")
 BACKEND_HELP = (

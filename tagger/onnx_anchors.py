@@ -4,16 +4,17 @@ sentence exactly as it scores alone.
 ONNX Runtime's dynamic quantization maps each activation tensor to 8 bits by that
 tensor's own minimum and maximum: the input of a layer over the whole batch, the hidden
 state of the whole batch at each step. A sentence's scores therefore depended on its
-batch-mates (on CoNLL-2003 dev, 6 labels moved between each sentence alone and in its
-batch), so the int8 export used to run one sentence per call, which cost it a third of
-its speed.
+batch-mates (on CoNLL-2003 dev's batches, 11 labels moved between each sentence alone and
+in its batch: ``benchmarks/recurrent_calls.py``), so the int8 export used to run one
+sentence per call, which cost it a third of its speed.
 
 Anchors make every one of those ranges a constant. Each direction of each LSTM layer
 gets two more hidden units that ignore their inputs and hold exactly +1 and -1 from the
 first step on (bias 50 saturates their gates: sigmoid and tanh are exactly 1.0 in
 float32; their cell starts at +10 and -10, so tanh of it is exactly +-1 too). Every
-hidden state lies in [-1, 1], so each step's state, and the next layer's input, always
-spans exactly [-1, 1]. The first layer's input gets two columns holding +A and -A, where
+hidden state lies in [-1, 1], so each step's state (from the first step's output on;
+the initial state is 0 for every sentence alike), and the next layer's input, spans
+exactly [-1, 1]. The first layer's input gets two columns holding +A and -A, where
 A bounds every feature the model can produce (``feature_bound``), so its range is
 [-A, A] whatever the sentence. No real unit reads an anchor: their weights from anchors
 are 0, which quantizes to exactly 0. The float function of the model is unchanged (the

@@ -87,20 +87,23 @@ def export(directory: str | Path, int8: bool = True) -> Exported:
         fd, quantized = tempfile.mkstemp(dir=directory, prefix=f".{INT8_FILE}.")
         os.close(fd)
         source, more = directory / ONNX_FILE, {}
-        if can_anchor(model):  # batch-invariant ranges: the int8 export runs whole batches
-            fd, anchored = tempfile.mkstemp(dir=directory, prefix=f".{ONNX_FILE}.anchored.")
-            os.close(fd)
-            onnx.save(recurrent_graph(weights, model, anchored=True), anchored)
-            source, more = Path(anchored), {BATCH_INVARIANT_KEY: "1"}
         root = logging.getLogger()
         level = root.level
-        root.setLevel(logging.ERROR)  # its advice to pre-process is for vision models
         try:
+            if can_anchor(model):  # batch-invariant ranges: the int8 export runs whole batches
+                fd, anchored = tempfile.mkstemp(dir=directory, prefix=f".{ONNX_FILE}.anchored.")
+                os.close(fd)
+                source, more = Path(anchored), {BATCH_INVARIANT_KEY: "1"}
+                onnx.save(recurrent_graph(weights, model, anchored=True), anchored)
+            root.setLevel(logging.ERROR)  # its advice to pre-process is for vision models
             quantize_dynamic(str(source), quantized, weight_type=QuantType.QInt8)
+        except BaseException:
+            Path(quantized).unlink(missing_ok=True)
+            raise
         finally:
             root.setLevel(level)
             if source != directory / ONNX_FILE:
-                source.unlink()
+                source.unlink(missing_ok=True)
         written.append(_finish(Path(quantized), directory / INT8_FILE, digest, more))
         return Exported(written, _score_int8(directory, digest))
     return Exported(written)

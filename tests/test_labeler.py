@@ -58,7 +58,7 @@ def _context_model(context: int) -> object:
 
 def _same(a: list, b: list) -> None:
     assert [t.label for t in a] == [t.label for t in b]
-    assert [t.score for t in a] == pytest.approx([t.score for t in b], abs=1e-5)
+    assert [t.score for t in a] == pytest.approx([t.score for t in b], abs=1.5e-4)  # at most one rounding step
 
 
 def test_a_context_model_labels_a_sentence_with_its_neighbours_in_view() -> None:

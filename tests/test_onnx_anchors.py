@@ -66,7 +66,53 @@ def test_the_anchored_graph_scores_like_the_plain_one(options: dict[str, object]
     mask = batch.mask.numpy()
     assert anchored.shape == plain.shape
     assert anchored[mask] == pytest.approx(plain[mask], abs=1e-5)
-    assert np.abs(features).max() <= feature_bound(weights, config)
+
+
+@pytest.mark.parametrize("directions", [2, 1])
+def test_the_anchor_units_hold_plus_and_minus_one_at_every_step(directions: int) -> None:
+    """What makes the ranges constant: read the layers' outputs, not just the scores
+    (no real unit reads an anchor, so broken anchors would not change the scores)."""
+    from onnx import helper
+
+    from tagger.onnx_graph import recurrent_graph
+
+    model, config = _random_tagger(num_layers=2, bidirectional=directions == 2, char_encoder="none")
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    graph = recurrent_graph(weights, config, anchored=True)
+    layers = [n.output[0] for n in graph.graph.node if n.op_type == "LSTM"]
+    graph.graph.output.extend(helper.make_empty_tensor_value_info(name) for name in layers)
+    rng = np.random.default_rng(0)
+    lengths = np.array([7, 3, 1], dtype=np.int64)
+    features = (rng.standard_normal((3, 7, config.word_dim + config.casing_dim)) * 3).astype(np.float32)
+    session = ort.InferenceSession(graph.SerializeToString())
+    names = [i.name for i in session.get_inputs()]
+    outputs = session.run(layers, {k: v for k, v in {"features": features, "lengths": lengths}.items() if k in names})
+    hidden = config.hidden_size
+    for y in outputs:  # (T, dirs, B, H + 2)
+        assert y.shape == (7, directions, 3, hidden + 2)
+        for row, length in enumerate(lengths):
+            anchors = y[:length, :, row, hidden:]  # (steps, dirs, 2)
+            assert (anchors[..., 0] == 1.0).all() and (anchors[..., 1] == -1.0).all()
+            assert (np.abs(y[:length, :, row, :hidden]) < 1.0).all()
+
+
+@pytest.mark.parametrize("encoder", ["cnn", "lstm"])
+def test_the_feature_bound_holds_where_the_characters_give_the_largest_features(encoder: str) -> None:
+    model, config = _random_tagger(char_encoder=encoder)
+    with torch.no_grad():  # shrink the tables, so the character part sets the bound
+        model.word_embed.weight.mul_(0.01)
+        model.case_embed.weight.mul_(0.01)
+    rng = random.Random(1)
+    sentences = [
+        ["".join(rng.choice("abcdefghijklmnopqrstuvwxyz.-'1") for _ in range(rng.randint(1, 14)))] * 3
+        for _ in range(200)
+    ]
+    batch = encode(sentences, build_vocab(["ab"], ["O"], min_count=1), 16)
+    with torch.inference_mode():
+        features = model.features(batch).numpy()
+    weights = {k: v.detach().numpy() for k, v in model.state_dict().items()}
+    largest = float(np.abs(features).max())
+    assert largest > 0.05 and largest <= feature_bound(weights, config)
 
 
 def _run(session: object, features: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -114,3 +160,22 @@ def test_an_int8_export_scores_each_sentence_alike_in_any_batch_and_on_any_threa
         runs.append(labeler.label(sentences[::-1])["m"][::-1])
     scored = [[[(t.label, t.score) for t in s] for s in run] for run in runs]
     assert scored[1:] == scored[:1] * 5
+
+
+def test_an_anchored_int8_export_gives_each_sentence_the_same_scores_to_the_last_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Emission scores as ONNX Runtime returns them (labels' scores are rounded to 4 digits):
+    a batch of mixed lengths, each sentence alone, and the batch on two threads."""
+    directory = _random_model_dir(tmp_path / "m", cell="lstm", num_layers=2)
+    session = OnnxSession(directory, INT8_FILE)
+    assert not session.per_sentence
+    rng = np.random.default_rng(0)
+    lengths = np.array([9, 9, 5, 2, 1], dtype=np.int64)
+    features = rng.standard_normal((5, 9, int(session.width or 0))).astype(np.float32)
+    batched = session(features, lengths)  # (B, T, K)
+    for row, length in enumerate(lengths.tolist()):
+        alone = session(features[row : row + 1, :length], lengths[row : row + 1])
+        assert np.array_equal(alone[0], batched[row, :length])
+    monkeypatch.setattr(device_module, "_threads", 2)
+    assert np.array_equal(session(features, lengths), batched)
