@@ -45,7 +45,9 @@ class CharCNN(nn.Module):
         n, length = chars.shape
         pad = self.kernel // 2
         x = nn.functional.pad(self.embed(chars), (0, 0, pad, pad))  # (N, L + 2p, C)
-        windows = x.unfold(1, self.kernel, 1).reshape(n, length, -1)  # (N, L, C * k)
+        # The first L windows: an even kernel gives one more, past the word's end (the
+        # NumPy char CNN of tagger.portable takes the same L).
+        windows = x.unfold(1, self.kernel, 1)[:, :length].reshape(n, length, -1)  # (N, L, C * k)
         h = nn.functional.linear(windows, self.conv.weight.reshape(self.out_dim, -1), self.conv.bias)  # (N, L, F)
         # Mask padded positions so a word's vector never depends on its batch-mates.
         valid = torch.arange(length, device=chars.device) < lengths.to(chars.device).unsqueeze(1)  # (N, L)

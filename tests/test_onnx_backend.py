@@ -429,11 +429,20 @@ def _random_model_dir(directory: Path, **model: object) -> Path:
         {"char_encoder": "none"},
         {"char_encoder": "lstm", "casing_dim": 0},
         {"char_encoder": "cnn", "char_kernel": 5, "head": "softmax"},
+        {"char_encoder": "cnn", "char_kernel": 4},  # even: torch and NumPy take the same windows
         {"cell": "gru", "num_layers": 1, "sentence_casing": True},
         {"cell": "lstm", "num_layers": 3, "context_sentences": 1},
         {"cell": "lstm", "num_layers": 2, "bidirectional": False},  # its export takes no lengths
     ],
-    ids=["no-chars", "char-lstm-no-casing", "cnn5-softmax", "gru-sentence-casing", "3-layers-context", "forward-only"],
+    ids=[
+        "no-chars",
+        "char-lstm-no-casing",
+        "cnn5-softmax",
+        "cnn4",
+        "gru-sentence-casing",
+        "3-layers-context",
+        "forward-only",
+    ],
 )
 def test_every_model_option_labels_alike_on_both_backends(tmp_path: Path, options: dict[str, object]) -> None:
     directory = _random_model_dir(tmp_path / "m", **options)
