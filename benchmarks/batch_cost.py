@@ -2,7 +2,8 @@
 against padding (``Runner.batch_overhead``, ``batching.token_budget_batches``).
 
 1. Cost model: batches of B sentences all of length T (CoNLL-2003 train sentences, so
-   no padding), encoded and decoded by one model on ``--threads`` threads (default 1);
+   no padding), encoded and scored by one model's network on ``--threads`` threads
+   (default 1; the CRF decodes a whole call's batches at once, so it costs nothing per batch);
    the least-squares fit (on relative error) ``seconds = a + b * T + c * B * T`` gives
    the overhead of one more batch in tokens' worth (a / c) and of one more step (b / c).
 2. Sweep: CoNLL-2003 dev sentences (gold tokens) labelled in chunks the size
@@ -51,7 +52,7 @@ def cost_model(labeler: Labeler, train: list[list[str]], repeats: int) -> dict[s
     rng = random.Random(0)
     max_chars = loaded.config.model.max_word_chars
     for steps in (5, 15, 30):  # fill the word cache first, as a running service has it
-        runner.decode(encode_arrays(by_length[steps][:256], loaded.vocab, max_chars))
+        runner.scores(encode_arrays(by_length[steps][:256], loaded.vocab, max_chars))
     rows = []
     for size in (1, 2, 4, 8, 16, 32, 64, 128):
         for steps in (5, 15, 30):
@@ -59,7 +60,7 @@ def cost_model(labeler: Labeler, train: list[list[str]], repeats: int) -> dict[s
             times = []
             for _ in range(max(repeats, 5)):
                 started = time.perf_counter()
-                runner.decode(encode_arrays(batch, loaded.vocab, max_chars))
+                runner.scores(encode_arrays(batch, loaded.vocab, max_chars))
                 times.append(time.perf_counter() - started)
             rows.append((size, steps, statistics.median(times)))
     # Fitted on relative error (each row divided by its time), so the small batches,
@@ -80,9 +81,6 @@ class FixedOverhead:
 
     def __init__(self, runner: Any, overhead: float) -> None:
         self.runner, self.cache, self.batch_overhead = runner, runner.cache, overhead
-
-    def decode(self, arrays: Any) -> Any:
-        return self.runner.decode(arrays)
 
     def scores(self, arrays: Any) -> Any:
         return self.runner.scores(arrays)

@@ -18,7 +18,6 @@ is O).
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,7 +35,7 @@ def label_types(labels: Sequence[str]) -> np.ndarray:
 def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, weight: float) -> np.ndarray:
     """What to add to the emission scores (N, K) of a document's tokens.
 
-    ``forms`` are the N token strings, or any keys (``add_type_bonus`` passes (document,
+    ``forms`` are the N token strings, or any keys (the labeler passes (document,
     string) pairs, to do many documents at once): equal keys are the same word. ``probs``
     (N, K) their first-pass marginals and ``types`` (K,) from ``label_types``. For a token
     whose other occurrences (same key) are entities with mean probability at least
@@ -67,45 +66,3 @@ def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, 
     log_type = np.concatenate([np.zeros((len(conditional), 1)), np.log(conditional + _FLOOR)], axis=1)  # (S, C)
     bonus[shared] = weight * log_type[:, types]
     return bonus
-
-
-@dataclass(frozen=True)
-class TokenPlace:
-    """Where one sentence's tokens lie in the padded batches: batch ``batch``, row ``row``,
-    steps ``start:end``; ``forms`` are its tokens, ``document`` its document."""
-
-    document: int
-    batch: int
-    row: int
-    start: int
-    end: int
-    forms: Sequence[str]
-
-
-def add_type_bonus(
-    scores: Sequence[np.ndarray],
-    probs: Sequence[np.ndarray],
-    places: Sequence[TokenPlace],
-    types: np.ndarray,
-    weight: float,
-) -> set[tuple[int, int]]:
-    """Add each document's ``type_bonus`` to the emission scores of its sentences, in
-    place, and return the (batch, row) of every sentence whose scores changed.
-    ``scores[b]`` and ``probs[b]`` (first-pass marginals) are batch ``b``'s (B, T, K)
-    arrays; sentences of one document may lie in any batches."""
-    # All documents at once: a token's key is its document and its string, so no
-    # document shares with another, and there is no per-document overhead.
-    keys = [(place.document, form) for place in places for form in place.forms]
-    if not keys:
-        return set()
-    first = np.concatenate([probs[p.batch][p.row, p.start : p.end] for p in places])  # (N, K)
-    bonus = type_bonus(keys, first, types, weight)  # (N, K)
-    changed: set[tuple[int, int]] = set()
-    offset = 0
-    for p in places:
-        part = bonus[offset : offset + p.end - p.start]
-        if part.any():
-            scores[p.batch][p.row, p.start : p.end] += part
-            changed.add((p.batch, p.row))
-        offset += p.end - p.start
-    return changed

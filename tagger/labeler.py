@@ -15,7 +15,7 @@ onnxruntime itself: a labeler on the ONNX backend never loads torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -24,8 +24,8 @@ import numpy as np
 
 from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_windows, encode_arrays, token_budget_batches
 from tagger.charcache import CharVectorCache
-from tagger.consistency import TokenPlace, add_type_bonus, label_types
-from tagger.crf_decode import chosen_probability, decode_probs, decode_scores
+from tagger.consistency import label_types, type_bonus
+from tagger.crf_decode import decode_flat
 from tagger.device import cpu_has_vnni, cuda_possible
 from tagger.document import TokenLabel, rounded_scores
 from tagger.errors import ModelDirError, TaggerError
@@ -77,8 +77,6 @@ class Runner(Protocol):
         """What one more batch costs, in padded tokens: how ``token_budget_batches``
         trades fewer batches against less padding on this backend."""
         ...
-
-    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]: ...
 
     def scores(self, arrays: Arrays) -> np.ndarray:
         """Emission scores (B, T, K) float32, before the CRF (or the softmax)."""
@@ -239,79 +237,105 @@ class Labeler:
         model_config = loaded.config.model
         context = model_config.context_sentences
         windows = [w for w in context_windows(lengths, documents, context) if lengths[w.centre]]
+        out: list[list[TokenLabel]] = [[] for _ in sentences]
+        if not windows:
+            return out
         window_tokens = [[t for j in range(w.first, w.last) for t in sentences[j]] for w in windows]
-        table = _token_wise_labels(loaded)
         runner = self._runners[loaded.name]
         batch_rows = token_budget_batches(
             [len(t) for t in window_tokens], self.batch_tokens, batch_overhead=runner.batch_overhead
         )
-
-        def encode(rows: list[int]) -> Arrays:
-            return encode_arrays(
-                [window_tokens[r] for r in rows],
-                loaded.vocab,
-                model_config.max_word_chars,
-                sentence_casing=model_config.sentence_casing,
-            )
-
-        centres = [_centre(w, lengths) for w in windows]
-        decoded: Iterable[tuple[np.ndarray, np.ndarray]]
+        # The network runs batch by batch; the CRF decodes the emissions of every batch
+        # together (``_decode``), windows in the order their batches ran.
+        order = [r for rows in batch_rows for r in rows]
+        scores = np.concatenate([self._emissions(loaded, [window_tokens[r] for r in rows]) for rows in batch_rows])
+        sizes = np.array([len(window_tokens[r]) for r in order], dtype=np.int64)  # (W,)
+        starts = np.cumsum(sizes) - sizes  # (W,) each window's first row of ``scores``
+        centres = [_centre(windows[r], lengths) for r in order]
+        crf = runner.crf_scores
         weight = self.consistency_weight(loaded.name)
-        if weight > 0:
-            batches = [(rows, encode(rows)) for rows in batch_rows]  # every batch first: documents span batches
-            decoded = _decode_consistently(loaded, runner, weight, batches, windows, centres, sentences, documents)
+        if weight > 0 and crf is not None:
+            keys = [(documents[windows[r].centre], form) for r in order for form in sentences[windows[r].centre]]
+            paths, confidence = _decode_consistently(loaded, scores, sizes, starts, centres, keys, crf, weight)
         else:
-            decoded = (runner.decode(encode(rows)) for rows in batch_rows)  # one batch at a time
-        out: list[list[TokenLabel]] = [[] for _ in sentences]
-        for rows, (paths, confidence) in zip(batch_rows, decoded, strict=True):  # (B, T), (B, T)
-            paths_l, conf_l = paths.tolist(), rounded_scores(confidence)
-            for row, r in enumerate(rows):
-                start, end = centres[r]
-                ids = paths_l[row][start:end]
-                if table is not None:
-                    labels = [table[j] for j in ids]
-                else:
-                    labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
-                out[windows[r].centre] = [
-                    TokenLabel(lab, s) for lab, s in zip(labels, conf_l[row][start:end], strict=False)
-                ]
+            paths, confidence = _decode(scores, sizes, crf)
+        paths_l, conf_l = paths.tolist(), rounded_scores(confidence)
+        table = _token_wise_labels(loaded)
+        for r, first, (start, end) in zip(order, starts.tolist(), centres, strict=True):
+            ids = paths_l[first + start : first + end]
+            if table is not None:
+                labels = [table[j] for j in ids]
+            else:
+                labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
+            scored = conf_l[first + start : first + end]
+            out[windows[r].centre] = [TokenLabel(lab, s) for lab, s in zip(labels, scored, strict=True)]
         return out
+
+    def _emissions(self, loaded: ModelFiles, batch: list[list[str]]) -> np.ndarray:
+        """Emission scores (N, K) of one batch's tokens, sentence by sentence."""
+        m = loaded.config.model
+        arrays = encode_arrays(batch, loaded.vocab, m.max_word_chars, sentence_casing=m.sentence_casing)
+        return self._runners[loaded.name].scores(arrays)[arrays.mask]  # (B, T, K) -> (N, K)
+
+
+DECODE_TOKENS = 32_768  # tokens of one packed CRF pass: its float64 work arrays stay near 20 MB
+
+
+def _decode(
+    scores: np.ndarray,
+    sizes: np.ndarray,
+    crf: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    every_label: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best labels (N,) and their probabilities (N,) float32, or every label's (N, K)
+    float64, of windows of ``sizes`` (W,) whose emission scores (N, K) follow one
+    another. Windows decode in groups of about ``DECODE_TOKENS``."""
+    total = len(scores)
+    paths = np.empty(total, dtype=np.int64)
+    probs = np.empty((total, scores.shape[1])) if every_label else np.empty(total, dtype=np.float32)
+    ends = np.cumsum(sizes)  # (W,)
+    first, start = 0, 0
+    while first < len(sizes):
+        last = max(first + 1, int(np.searchsorted(ends, start + DECODE_TOKENS, side="right")))
+        end = int(ends[last - 1])
+        group_paths, group_probs = decode_flat(scores[start:end], sizes[first:last], crf)
+        paths[start:end] = group_paths
+        probs[start:end] = group_probs if every_label else group_probs[np.arange(end - start), group_paths]
+        first, start = last, end
+    return paths, probs
 
 
 def _decode_consistently(
     loaded: ModelFiles,
-    runner: Runner,
-    weight: float,
-    batches: Sequence[tuple[list[int], Arrays]],
-    windows: Sequence[Window],
+    scores: np.ndarray,
+    sizes: np.ndarray,
+    starts: np.ndarray,
     centres: Sequence[tuple[int, int]],
-    sentences: Sequence[Sequence[str]],
-    documents: Sequence[int],
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Decode every batch, then again the sentences whose scores the first pass's
-    marginals change through their document's type bonus (``tagger.consistency``)."""
-    crf = runner.crf_scores
-    assert crf is not None
-    scores = [runner.scores(arrays) for _, arrays in batches]  # each (B, T, K)
-    first = [decode_probs(s, arrays.mask, crf) for s, (_, arrays) in zip(scores, batches, strict=True)]
-    places = [
-        TokenPlace(documents[windows[r].centre], b, row, *centres[r], sentences[windows[r].centre])
-        for b, (rows, _) in enumerate(batches)
-        for row, r in enumerate(rows)
-    ]
-    types = label_types(loaded.vocab.labels)
-    changed = add_type_bonus(scores, [probs for _, probs in first], places, types, weight)
-    decoded = []
-    for b, (_, arrays) in enumerate(batches):
-        paths, probs = first[b]
-        confidence = chosen_probability(paths, probs)  # (B, T)
-        rows = np.array(sorted(row for batch, row in changed if batch == b), dtype=np.int64)
-        if len(rows):  # rows decode independently: the others keep their first pass
-            steps = int(arrays.lengths[rows].max())
-            again = decode_scores(scores[b][rows, :steps], arrays.mask[rows, :steps], crf)
-            paths[rows, :steps], confidence[rows, :steps] = again
-        decoded.append((paths, confidence))
-    return decoded
+    keys: Sequence[tuple[int, str]],
+    crf: tuple[np.ndarray, np.ndarray, np.ndarray],
+    weight: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``_decode``, then again the windows whose scores the first pass's marginals change
+    through their document's type bonus (``tagger.consistency``). ``keys``: (document,
+    token string) of every centre token, window by window; ``scores`` gains the bonus."""
+    paths, probs = _decode(scores, sizes, crf, every_label=True)
+    confidence = probs[np.arange(len(paths)), paths].astype(np.float32)  # (N,)
+    centre_sizes = np.array([end - start for start, end in centres], dtype=np.int64)  # (W,)
+    centre_rows = _spans(starts + [start for start, _ in centres], centre_sizes)  # (C,)
+    bonus = type_bonus(keys, probs[centre_rows], label_types(loaded.vocab.labels), weight)  # (C, K)
+    touched = bonus.any(axis=1)  # (C,)
+    if not touched.any():
+        return paths, confidence
+    scores[centre_rows] += bonus
+    changed = np.unique(np.repeat(np.arange(len(sizes)), centre_sizes)[touched])  # windows, in order
+    rows = _spans(starts[changed], sizes[changed])  # windows decode independently: the others keep their first pass
+    paths[rows], confidence[rows] = _decode(scores[rows], sizes[changed], crf)
+    return paths, confidence
+
+
+def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The rows ``start, ..., start + size - 1`` of each span, one span after another."""
+    return np.repeat(starts - (np.cumsum(sizes) - sizes), sizes) + np.arange(int(sizes.sum()))  # type: ignore[no-any-return]
 
 
 def _runner(model: ModelFiles, device: str | torch.device, char_cache: int) -> Runner:

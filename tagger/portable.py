@@ -28,7 +28,7 @@ from safetensors.numpy import load_file
 from tagger.batching import Arrays
 from tagger.charcache import CharVectorCache
 from tagger.config import ModelConfig
-from tagger.crf_decode import constraint_masks, decode_scores, penalised
+from tagger.crf_decode import constraint_masks, penalised
 from tagger.device import inference_threads
 from tagger.errors import ModelDirError, TaggerError
 from tagger.modelfiles import HALF_PRECISION, ModelFiles, inside, read_model_files
@@ -309,7 +309,7 @@ class PortableModel(ModelFiles):
             raise ModelDirError(f"{weights_path}: weights do not match config.json/vocab.json: {'; '.join(problems)}")
         # The recurrent layers and the output layer live in the export; keep the rest.
         # The word table stays as stored (float16): only its looked-up rows are widened,
-        # exactly, by the concatenation in ``decode``; widened whole it would take
+        # exactly, by the concatenation in ``scores``; widened whole it would take
         # twice the memory (40 MB for 200k words of 50), in every worker.
         weights = {
             k: v if k in HALF_PRECISION else v.astype(np.float32)
@@ -376,18 +376,13 @@ class PortableModel(ModelFiles):
         assert self.session is not None
         return self.session(features, batch.lengths)  # (B, T, K)
 
-    def decode(self, batch: Arrays, cache: CharVectorCache | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Best labels (B, T) and the probability of each chosen label (B, T), as
-        ``SequenceTagger.decode`` gives them."""
-        return decode_scores(self.scores(batch, cache), batch.mask, self.crf_scores)
-
 
 class PortableRunner:
     """The labeler's handle on a ``PortableModel``, with its word cache.
 
     ONNX Runtime's LSTM runs every padded step, at about the same cost per padded token
     from two sentences a batch up, and one more call costs some 20 tokens' worth on one
-    thread (the lookups, Viterbi's per-step loop, the session call), more on several,
+    thread (the lookups and the session call), more on several,
     whose threads must meet at every step. Cutting chunks of CoNLL-2003 dev that way
     labelled 1.4-1.55x faster than filling each batch on one thread (best at an overhead
     of 64 tokens, of 16 to 2048) and 1.3x on two (best at 512; 64 came second):
@@ -416,9 +411,6 @@ class PortableRunner:
     @property
     def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         return self.model.crf_scores
-
-    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
-        return self.model.decode(arrays, self.cache)
 
     def scores(self, arrays: Arrays) -> np.ndarray:
         return self.model.scores(arrays, self.cache)

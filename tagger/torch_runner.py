@@ -36,7 +36,7 @@ def weights_version(module: nn.Module) -> Hashable:
 class TorchRunner:
     """The labeler's handle on a torch model, with its word cache.
 
-    The recurrent layers run packed, so padding costs only the lookups and the CRF,
+    The recurrent layers run packed, so padding costs only the lookups,
     while one more batch costs some 70 tokens' worth on one CPU core: on CPU, batches
     are filled nearly to the token budget and cut early only where that saves much
     padding (on CoNLL-2003 dev chunks, overheads of 256 to 2048 tokens were alike and
@@ -67,12 +67,6 @@ class TorchRunner:
             return model.char_vectors(batch, torch.from_numpy(rows)).float().cpu().numpy()
 
         return batch, torch.from_numpy(self.cache.vectors(batch.distinct, encode)).to(self.device)  # (U, Dc)
-
-    def decode(self, arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
-        """Best label ids (B, T) and their probabilities (B, T)."""
-        with torch.inference_mode():  # per thread: models may run in the labeler's pool
-            paths, confidence = self.loaded.model.decode(*self._inputs(arrays))  # (B, T), (B, T)
-            return paths.cpu().numpy(), confidence.float().cpu().numpy()
 
     def scores(self, arrays: Arrays) -> np.ndarray:
         """Emission scores (B, T, K) float32, before the CRF."""

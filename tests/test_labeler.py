@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 
-from tagger.crf_decode import decode_scores
 from tagger.labeler import Labeler, _token_wise_labels
 from tagger.tags import Span, TagScheme, convert, tags_from_spans
 from tests.conftest import MODELS, tiny_loaded_model
@@ -152,7 +151,6 @@ def _consistent_labeler(weight: float) -> Labeler:
         return out
 
     runner.scores = scores  # type: ignore[method-assign]
-    runner.decode = lambda arrays: decode_scores(scores(arrays), arrays.mask, runner.crf_scores)  # type: ignore[method-assign]
     return labeler
 
 

@@ -534,17 +534,12 @@ def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
     labeler = Labeler.load(MODELS / "ner-en-conll03", device="cpu", backend="onnx")
     runner = labeler._runners["ner-en-conll03"]
     padded: list[int] = []
-    decode, scores = runner.decode, runner.scores
+    scores = runner.scores
 
-    def counting(arrays: Arrays) -> tuple[np.ndarray, np.ndarray]:
-        padded.append(arrays.words.size)
-        return decode(arrays)
-
-    def counting_scores(arrays: Arrays) -> np.ndarray:  # the path of document consistency
+    def counting_scores(arrays: Arrays) -> np.ndarray:
         padded.append(arrays.words.size)
         return scores(arrays)
 
-    monkeypatch.setattr(runner, "decode", counting)
     monkeypatch.setattr(runner, "scores", counting_scores)
     got = labeler.label(sentences)["ner-en-conll03"]
     filled = sum(len(b) * 39 for b in token_budget_batches([len(s) for s in sentences], DEFAULT_BATCH_TOKENS))
