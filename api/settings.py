@@ -54,8 +54,9 @@ class Settings(BaseSettings):
     char_cache_words: int = Field(
         CHAR_CACHE_WORDS,
         ge=0,
-        le=5_000_000,  # 2 GB of 100-dimensional vectors per model
-        description="words whose character vectors each model keeps, least recently used out (0: off)",
+        le=5_000_000,  # 3 GB of 158-wide rows per model
+        description="words whose input rows each model keeps (onnx backends: word, casing and character "
+        "vectors, emptied when full; torch: character vectors, least recently used out) (0: off)",
     )
     max_queue: int = Field(
         256,

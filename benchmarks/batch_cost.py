@@ -34,7 +34,6 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.corpus_text import DATA  # noqa: E402
 from tagger import batching  # noqa: E402
-from tagger.batching import encode_arrays  # noqa: E402
 from tagger.corpus import read_corpus  # noqa: E402
 from tagger.device import set_threads  # noqa: E402
 from tagger.labeler import Labeler  # noqa: E402
@@ -50,9 +49,8 @@ def cost_model(labeler: Labeler, train: list[list[str]], repeats: int) -> dict[s
     for sentence in train:
         by_length[len(sentence)].append(sentence)
     rng = random.Random(0)
-    max_chars = loaded.config.model.max_word_chars
     for steps in (5, 15, 30):  # fill the word cache first, as a running service has it
-        runner.scores(encode_arrays(by_length[steps][:256], loaded.vocab, max_chars))
+        runner.scores(by_length[steps][:256])
     rows = []
     for size in (1, 2, 4, 8, 16, 32, 64, 128):
         for steps in (5, 15, 30):
@@ -60,7 +58,7 @@ def cost_model(labeler: Labeler, train: list[list[str]], repeats: int) -> dict[s
             times = []
             for _ in range(max(repeats, 5)):
                 started = time.perf_counter()
-                runner.scores(encode_arrays(batch, loaded.vocab, max_chars))
+                runner.scores(batch)
                 times.append(time.perf_counter() - started)
             rows.append((size, steps, statistics.median(times)))
     # Fitted on relative error (each row divided by its time), so the small batches,

@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, Window, context_windows, encode_arrays, token_budget_batches
-from tagger.charcache import CharVectorCache
+from tagger.batching import DEFAULT_BATCH_TOKENS, Window, context_windows, token_budget_batches
 from tagger.consistency import label_types, type_bonus
 from tagger.crf_decode import decode_flat
 from tagger.device import cpu_has_vnni, cuda_possible
@@ -34,10 +33,10 @@ from tagger.portable import (
     INT8_FILE,
     ONNX_FILE,
     PortableModel,
-    PortableRunner,
     StaleExportError,
     onnx_runtime_available,
 )
+from tagger.portable_runner import PortableRunner
 from tagger.tags import TagScheme, convert
 
 if TYPE_CHECKING:
@@ -66,11 +65,20 @@ CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model k
 log = logging.getLogger("tagger")
 
 
-class Runner(Protocol):
-    """One model on one backend: a batch in, best label ids (B, T) and their
-    probabilities (B, T) out."""
+class WordCache(Protocol):
+    """A runner's per-word memo, as the service's metrics report it."""
 
-    cache: CharVectorCache | None
+    hits: int
+    misses: int
+
+    def __len__(self) -> int: ...
+
+
+class Runner(Protocol):
+    """One model's network on one backend: a batch of sentences in, emission scores out."""
+
+    @property
+    def cache(self) -> WordCache | None: ...
 
     @property
     def batch_overhead(self) -> float:
@@ -78,8 +86,9 @@ class Runner(Protocol):
         trades fewer batches against less padding on this backend."""
         ...
 
-    def scores(self, arrays: Arrays) -> np.ndarray:
-        """Emission scores (B, T, K) float32, before the CRF (or the softmax)."""
+    def scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """Emission scores (N, K) float32 of the tokens of ``sentences`` (each
+        non-empty), sentence by sentence, before the CRF (or the softmax)."""
         ...
 
     @property
@@ -248,7 +257,7 @@ class Labeler:
         # The network runs batch by batch; the CRF decodes the emissions of every batch
         # together (``_decode``), windows in the order their batches ran.
         order = [r for rows in batch_rows for r in rows]
-        scores = np.concatenate([self._emissions(loaded, [window_tokens[r] for r in rows]) for rows in batch_rows])
+        scores = np.concatenate([runner.scores([window_tokens[r] for r in rows]) for rows in batch_rows])  # (N, K)
         sizes = np.array([len(window_tokens[r]) for r in order], dtype=np.int64)  # (W,)
         starts = np.cumsum(sizes) - sizes  # (W,) each window's first row of ``scores``
         centres = [_centre(windows[r], lengths) for r in order]
@@ -270,12 +279,6 @@ class Labeler:
             scored = conf_l[first + start : first + end]
             out[windows[r].centre] = [TokenLabel(lab, s) for lab, s in zip(labels, scored, strict=True)]
         return out
-
-    def _emissions(self, loaded: ModelFiles, batch: list[list[str]]) -> np.ndarray:
-        """Emission scores (N, K) of one batch's tokens, sentence by sentence."""
-        m = loaded.config.model
-        arrays = encode_arrays(batch, loaded.vocab, m.max_word_chars, sentence_casing=m.sentence_casing)
-        return self._runners[loaded.name].scores(arrays)[arrays.mask]  # (B, T, K) -> (N, K)
 
 
 DECODE_TOKENS = 32_768  # tokens of one packed CRF pass: its float64 work arrays stay near 20 MB

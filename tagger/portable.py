@@ -25,7 +25,7 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
-from tagger.batching import Arrays
+from tagger.batching import Arrays, encode_arrays
 from tagger.charcache import CharVectorCache
 from tagger.config import ModelConfig
 from tagger.crf_decode import constraint_masks, penalised
@@ -354,8 +354,9 @@ class PortableModel(ModelFiles):
         h = np.where(valid[:, :, None], h, -np.inf)
         return h.max(axis=1)  # type: ignore[no-any-return]  # (N, F)
 
-    def scores(self, batch: Arrays, cache: CharVectorCache | None = None) -> np.ndarray:
-        """Emission scores (B, T, K) float32, before the CRF."""
+    def features(self, batch: Arrays, cache: CharVectorCache | None = None) -> np.ndarray:
+        """The recurrent layers' input (B, T, D) float32: each token's word vector, casing
+        vector and character vector, in the order the export reads them."""
         m = self.config.model
         parts = [self.weights["word_embed.weight"][batch.words]]  # (B, T, Dw)
         if m.casing_dim > 0:
@@ -372,45 +373,15 @@ class PortableModel(ModelFiles):
             grid = np.zeros((*batch.words.shape, per_word.shape[1]), dtype=np.float32)  # (B, T, Dc)
             grid[batch.mask] = per_word[batch.char_rows]
             parts.append(grid)
-        features = np.concatenate(parts, axis=2, dtype=np.float32)  # (B, T, D)
+        return np.concatenate(parts, axis=2, dtype=np.float32)
+
+    def word_features(self, words: list[str]) -> np.ndarray:
+        """``features`` (U, D) of distinct words, each as a token on its own reads it
+        (models without sentence casing: there a token's row depends on its string alone)."""
+        arrays = encode_arrays([words], self.vocab, self.config.model.max_word_chars)
+        return self.features(arrays)[0]
+
+    def scores(self, batch: Arrays, cache: CharVectorCache | None = None) -> np.ndarray:
+        """Emission scores (B, T, K) float32, before the CRF."""
         assert self.session is not None
-        return self.session(features, batch.lengths)  # (B, T, K)
-
-
-class PortableRunner:
-    """The labeler's handle on a ``PortableModel``, with its word cache.
-
-    ONNX Runtime's LSTM runs every padded step, at about the same cost per padded token
-    from two sentences a batch up, and one more call costs some 20 tokens' worth on one
-    thread (the lookups and the session call), more on several,
-    whose threads must meet at every step. Cutting chunks of CoNLL-2003 dev that way
-    labelled 1.4-1.55x faster than filling each batch on one thread (best at an overhead
-    of 64 tokens, of 16 to 2048) and 1.3x on two (best at 512; 64 came second):
-    ``benchmarks/batch_cost.py [--threads 2]``.
-
-    An int8 export that runs each sentence alone (``OnnxSession``) pays for padding only
-    in the NumPy lookups and decoding, so fewer, fuller batches win for it: filled batches
-    labelled CoNLL-2003 dev chunks at 52,654 tokens/s against 44,272 at an overhead of 64
-    (``batch_cost.py --backend onnx-int8``, one thread, before the anchored exports). An
-    anchored int8 export runs batches as the float one does, and the float setting suits
-    it too: 59,081 tokens/s at an overhead of 64 against 45,524 filled (same benchmark,
-    ``results/batch_cost_onnx-int8_anchored_2026-12-07.json``).
-    """
-
-    @property
-    def batch_overhead(self) -> float:
-        session = self.model.session
-        if session is not None and session.per_sentence:
-            return float("inf")
-        return 64.0 if inference_threads() == 1 else 512.0
-
-    def __init__(self, model: PortableModel, char_cache: int) -> None:
-        self.model = model
-        self.cache = CharVectorCache(model.char_dim, char_cache) if model.char_dim and char_cache > 0 else None
-
-    @property
-    def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        return self.model.crf_scores
-
-    def scores(self, arrays: Arrays) -> np.ndarray:
-        return self.model.scores(arrays, self.cache)
+        return self.session(self.features(batch, cache), batch.lengths)  # (B, T, K)

@@ -3,14 +3,14 @@ CUDA. Imported only when a model runs on torch."""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from tagger.batch import Batch
-from tagger.batching import Arrays
+from tagger.batching import Arrays, encode_arrays
 from tagger.charcache import CharVectorCache
 from tagger.checkpoint import LoadedModel
 
@@ -68,10 +68,14 @@ class TorchRunner:
 
         return batch, torch.from_numpy(self.cache.vectors(batch.distinct, encode)).to(self.device)  # (U, Dc)
 
-    def scores(self, arrays: Arrays) -> np.ndarray:
-        """Emission scores (B, T, K) float32, before the CRF."""
-        with torch.inference_mode():
-            return self.loaded.model.emissions(*self._inputs(arrays)).float().cpu().numpy()
+    def scores(self, sentences: Sequence[Sequence[str]]) -> np.ndarray:
+        """Emission scores (N, K) float32 of the tokens of ``sentences`` (each non-empty),
+        sentence by sentence, before the CRF."""
+        m = self.loaded.config.model
+        arrays = encode_arrays(sentences, self.loaded.vocab, m.max_word_chars, sentence_casing=m.sentence_casing)
+        with torch.inference_mode():  # per thread: models may run in the labeler's pool
+            scores = self.loaded.model.emissions(*self._inputs(arrays)).float().cpu().numpy()  # (B, T, K)
+        return scores[arrays.mask]  # type: ignore[no-any-return]
 
     @property
     def crf_scores(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -1,4 +1,5 @@
-"""The character-vector cache: same vectors as encoding afresh, LRU eviction."""
+"""The word caches: the character-vector cache (torch; same vectors as encoding afresh, LRU
+eviction) and the ONNX backend's memo of whole input rows."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
+from tagger.batching import encode_arrays
 from tagger.charcache import CharVectorCache
 from tagger.labeler import Labeler
 from tagger.pipeline import Tagger
+from tagger.portable_runner import WordRows
 from tagger.torch_runner import weights_version
 from tests.conftest import MODELS
 
@@ -100,7 +103,7 @@ def test_predictions_with_the_cache_equal_those_without() -> None:
             ]
             scores_a = [x.score for t in tokens_a for x in t.labels.values()]
             assert scores_a == pytest.approx([x.score for t in tokens_b for x in t.labels.values()], abs=1e-5)
-    assert all(hits > 0 and held == 12 for hits, _, held in cached.labeler.char_cache_stats().values())
+    assert all(hits > 0 and 0 < held <= 12 for hits, _, held in cached.labeler.char_cache_stats().values())
 
 
 def test_labeler_never_serves_vectors_of_older_weights() -> None:
@@ -144,3 +147,45 @@ def test_no_vectors_of_older_weights_after_a_training_step(optimizer: str) -> No
     want = [t.labels["pos-en-ewt"].score for s in plain.tag(text)[0].sentences for t in s]
     assert after != pytest.approx(before, abs=1e-3)  # the step changed the scores
     assert after == pytest.approx(want, abs=1e-5)
+
+
+class Rows:
+    """Stands for ``PortableModel.word_features``: word -> its number in every column; records calls."""
+
+    def __init__(self) -> None:
+        self.computed: list[list[str]] = []
+
+    def __call__(self, words: list[str]) -> np.ndarray:
+        self.computed.append(words)
+        return np.array([[VECTORS[w]] * 2 for w in words], dtype=np.float32)
+
+
+def test_word_rows_compute_each_distinct_word_once() -> None:
+    compute = Rows()
+    memo = WordRows(compute, width=2, capacity=10)
+    assert memo.features(["the", "cat", "the"])[:, 0].tolist() == [1.0, 2.0, 1.0]
+    assert memo.features(["cat", "sat", "the"])[:, 0].tolist() == [2.0, 3.0, 1.0]
+    assert compute.computed == [["the", "cat"], ["sat"]]
+    assert (memo.hits, memo.misses, len(memo)) == (2, 4, 3)  # per token
+
+
+def test_a_full_word_memo_starts_again_with_the_words_it_is_asked_for() -> None:
+    compute = Rows()
+    memo = WordRows(compute, width=2, capacity=3)
+    memo.features(["the", "cat", "sat"])
+    got = memo.features(["mat", "the"])  # one more word than fits: emptied, then both stored
+    assert got[:, 0].tolist() == [4.0, 1.0]
+    assert compute.computed[-1] == ["mat", "the"] and len(memo) == 2
+    wide = memo.features(["the", "cat", "sat", "mat", "cat"])  # more distinct words than it holds
+    assert wide[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 2.0]
+    assert compute.computed[-1] == ["the", "cat", "sat", "mat"] and len(memo) == 0
+
+
+def test_word_rows_are_the_rows_a_batch_gives() -> None:
+    """The memo's row of a word equals what the batch path feeds the export, bit for bit."""
+    loaded = Tagger.load(MODELS / "ner-en-conll03", device="cpu", backend="onnx").models["ner-en-conll03"]
+    sentences = [["Angela", "Merkel", "visited", "Paris", "."], ["The", "U.S.", "Army", "said", "so", "."]]
+    arrays = encode_arrays(sentences, loaded.vocab, loaded.config.model.max_word_chars)
+    batch = loaded.features(arrays)[arrays.mask]  # type: ignore[attr-defined]  # (N, D)
+    memo = WordRows(loaded.word_features, width=batch.shape[1], capacity=100)  # type: ignore[attr-defined]
+    np.testing.assert_array_equal(memo.features([t for s in sentences for t in s]), batch)

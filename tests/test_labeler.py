@@ -135,19 +135,17 @@ def _consistent_labeler(weight: float) -> Labeler:
     runner = labeler._runners["tiny"]
     index = {label: i for i, label in enumerate(runner.loaded.vocab.labels)}  # type: ignore[attr-defined]
 
-    def scores(arrays: object) -> np.ndarray:
-        words = [arrays.distinct[i] for i in arrays.char_rows]  # type: ignore[attr-defined]
-        out = np.zeros((*arrays.mask.shape, len(index)), dtype=np.float32)  # type: ignore[attr-defined]
-        out[..., index["O"]] = 8.0
-        flat = 0
-        for b, length in enumerate(arrays.lengths.tolist()):  # type: ignore[attr-defined]
-            sentence = words[flat : flat + length]
-            for t, word in enumerate(sentence):
+    def scores(sentences: list[list[str]]) -> np.ndarray:
+        out = np.zeros((sum(len(s) for s in sentences), len(index)), dtype=np.float32)  # (N, K)
+        out[:, index["O"]] = 8.0
+        row = 0
+        for sentence in sentences:
+            for word in sentence:
                 if word == "w":
                     loc, org = (2.0, 1.6) if sentence[0] == "y" else (0.0, 9.0)
-                    out[b, t] = 0.0
-                    out[b, t, index["B-LOC"]], out[b, t, index["B-ORG"]] = loc, org
-            flat += length
+                    out[row] = 0.0
+                    out[row, index["B-LOC"]], out[row, index["B-ORG"]] = loc, org
+                row += 1
         return out
 
     runner.scores = scores  # type: ignore[method-assign]

@@ -512,7 +512,7 @@ def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
     import numpy as np
 
     import tagger.portable
-    from tagger.batching import DEFAULT_BATCH_TOKENS, Arrays, token_budget_batches
+    from tagger.batching import DEFAULT_BATCH_TOKENS, token_budget_batches
 
     monkeypatch.setattr(tagger.portable, "inference_threads", lambda: threads)
     long = [
@@ -536,9 +536,9 @@ def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
     padded: list[int] = []
     scores = runner.scores
 
-    def counting_scores(arrays: Arrays) -> np.ndarray:
-        padded.append(arrays.words.size)
-        return scores(arrays)
+    def counting_scores(sentences: list[list[str]]) -> np.ndarray:
+        padded.append(len(sentences) * max(len(s) for s in sentences))
+        return scores(sentences)
 
     monkeypatch.setattr(runner, "scores", counting_scores)
     got = labeler.label(sentences)["ner-en-conll03"]
