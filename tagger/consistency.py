@@ -32,15 +32,22 @@ def label_types(labels: Sequence[str]) -> np.ndarray:
     return np.array([1 + types.index(lab[2:]) if lab[1:2] == "-" else 0 for lab in labels], dtype=np.int64)
 
 
-def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, weight: float) -> np.ndarray:
-    """What to add to the emission scores (N, K) of a document's tokens.
+def type_bonus(
+    forms: Sequence[str],
+    probs: np.ndarray,
+    types: np.ndarray,
+    weight: float,
+    documents: Sequence[int] | None = None,
+) -> np.ndarray:
+    """What to add to the emission scores (N, K) of tokens.
 
-    ``forms`` are the N token strings, or any keys (the labeler passes (document,
-    string) pairs, to do many documents at once): equal keys are the same word. ``probs``
-    (N, K) their first-pass marginals and ``types`` (K,) from ``label_types``. For a token
-    whose other occurrences (same key) are entities with mean probability at least
-    ``MIN_ENTITY_SHARE``, the entity labels of type c gain ``weight * log P(c | entity)``
-    under those occurrences' pooled marginals; O gains nothing. Every other token gets zeros.
+    ``forms`` are the N token strings; ``documents`` (N,) the document of each (default:
+    all one), so many documents go at once: the same string in the same document is the
+    same word. ``probs`` (N, K) their first-pass marginals and ``types`` (K,) from
+    ``label_types``. For a token whose other occurrences are entities with mean
+    probability at least ``MIN_ENTITY_SHARE``, the entity labels of type c gain
+    ``weight * log P(c | entity)`` under those occurrences' pooled marginals; O gains
+    nothing. Every other token gets zeros.
     """
     n, k = probs.shape
     bonus = np.zeros((n, k), dtype=np.float32)
@@ -49,20 +56,28 @@ def type_bonus(forms: Sequence[Hashable], probs: np.ndarray, types: np.ndarray, 
     onehot = np.zeros((k, int(types.max()) + 1))
     onehot[np.arange(k), types] = 1.0
     per_type = probs.astype(np.float64) @ onehot  # (N, C)
-    if not (per_type[:, 0] <= 1.0 - MIN_ENTITY_SHARE).any():
-        return bonus  # no token is an entity surely enough to vouch for another
+    sure = np.flatnonzero(per_type[:, 0] <= 1.0 - MIN_ENTITY_SHARE)  # tokens that can vouch for another
+    if not len(sure):
+        return bonus
+    # Other occurrences averaging at least MIN_ENTITY_SHARE include one that sure: only
+    # the strings of those can gain, and only their occurrences are counted (most of the
+    # text is not, which saves a dict entry per token).
+    vouched = {forms[i] for i in sure.tolist()}
+    candidates = np.array([i for i, f in enumerate(forms) if f in vouched], dtype=np.int64)  # (M,)
+    keyed = [forms[i] for i in candidates] if documents is None else [(documents[i], forms[i]) for i in candidates]
+    per_type = per_type[candidates]  # (M, C)
     ids: dict[Hashable, int] = {}
-    form_ids = np.fromiter((ids.setdefault(f, len(ids)) for f in forms), dtype=np.int64, count=n)  # (N,)
+    form_ids = np.fromiter((ids.setdefault(f, len(ids)) for f in keyed), dtype=np.int64, count=len(keyed))  # (M,)
     counts = np.bincount(form_ids)  # (F,)
     totals = np.zeros((len(counts), per_type.shape[1]))
     np.add.at(totals, form_ids, per_type)
-    others = totals[form_ids] - per_type  # (N, C) summed over the other occurrences
-    n_others = counts[form_ids] - 1  # (N,)
-    entity = others[:, 1:].sum(axis=1)  # (N,)
+    others = totals[form_ids] - per_type  # (M, C) summed over the other occurrences
+    n_others = counts[form_ids] - 1  # (M,)
+    entity = others[:, 1:].sum(axis=1)  # (M,)
     shared = (n_others > 0) & (entity >= MIN_ENTITY_SHARE * np.maximum(n_others, 1))
     if not shared.any():
         return bonus
     conditional = others[shared, 1:] / entity[shared, None]  # (S, C - 1)
     log_type = np.concatenate([np.zeros((len(conditional), 1)), np.log(conditional + _FLOOR)], axis=1)  # (S, C)
-    bonus[shared] = weight * log_type[:, types]
+    bonus[candidates[shared]] = weight * log_type[:, types]
     return bonus

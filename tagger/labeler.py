@@ -264,8 +264,9 @@ class Labeler:
         crf = runner.crf_scores
         weight = self.consistency_weight(loaded.name)
         if weight > 0 and crf is not None:
-            keys = [(documents[windows[r].centre], form) for r in order for form in sentences[windows[r].centre]]
-            paths, confidence = _decode_consistently(loaded, scores, sizes, starts, centres, keys, crf, weight)
+            forms = [form for r in order for form in sentences[windows[r].centre]]
+            owners = np.repeat([documents[windows[r].centre] for r in order], [end - start for start, end in centres])
+            paths, confidence = _decode_consistently(loaded, scores, sizes, starts, centres, forms, owners, crf, weight)
         else:
             paths, confidence = _decode(scores, sizes, crf)
         paths_l, conf_l = paths.tolist(), rounded_scores(confidence)
@@ -314,18 +315,19 @@ def _decode_consistently(
     sizes: np.ndarray,
     starts: np.ndarray,
     centres: Sequence[tuple[int, int]],
-    keys: Sequence[tuple[int, str]],
+    forms: Sequence[str],
+    owners: np.ndarray,
     crf: tuple[np.ndarray, np.ndarray, np.ndarray],
     weight: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``_decode``, then again the windows whose scores the first pass's marginals change
-    through their document's type bonus (``tagger.consistency``). ``keys``: (document,
-    token string) of every centre token, window by window; ``scores`` gains the bonus."""
+    through their document's type bonus (``tagger.consistency``). ``forms`` and ``owners``:
+    the string and document of every centre token, window by window; ``scores`` gains the bonus."""
     paths, probs = _decode(scores, sizes, crf, every_label=True)
     confidence = probs[np.arange(len(paths)), paths].astype(np.float32)  # (N,)
     centre_sizes = np.array([end - start for start, end in centres], dtype=np.int64)  # (W,)
     centre_rows = _spans(starts + [start for start, _ in centres], centre_sizes)  # (C,)
-    bonus = type_bonus(keys, probs[centre_rows], label_types(loaded.vocab.labels), weight)  # (C, K)
+    bonus = type_bonus(forms, probs[centre_rows], label_types(loaded.vocab.labels), weight, owners.tolist())  # (C, K)
     touched = bonus.any(axis=1)  # (C,)
     if not touched.any():
         return paths, confidence

@@ -52,3 +52,29 @@ def test_strings_must_match_exactly_and_weight_zero_is_off() -> None:
     assert not type_bonus(["Leeds", "LEEDS"], p, TYPES, weight=1.0).any()
     assert not type_bonus(["Leeds", "Leeds"], p, TYPES, weight=0.0).any()
     assert type_bonus(["Leeds", "Leeds"], p, TYPES, weight=1.0)[0, 1] == pytest.approx(np.log(1.0 + 1e-4))
+
+
+def _reference_bonus(forms: list[str], documents: list[int], p: np.ndarray, weight: float) -> np.ndarray:
+    """The rule of ``type_bonus`` token by token, with nothing skipped."""
+    per_type = p @ np.eye(int(TYPES.max()) + 1)[TYPES]  # (N, C)
+    bonus = np.zeros(p.shape, dtype=np.float32)
+    for i, (form, doc) in enumerate(zip(forms, documents, strict=True)):
+        others = [j for j in range(len(forms)) if j != i and forms[j] == form and documents[j] == doc]
+        entity = per_type[others, 1:].sum() if others else 0.0
+        if others and entity >= 0.5 * len(others):
+            conditional = per_type[others, 1:].sum(axis=0) / entity
+            bonus[i] = weight * np.concatenate([[0.0], np.log(conditional + 1e-4)])[TYPES]
+    return bonus
+
+
+def test_many_documents_at_once_get_the_bonus_each_would_alone() -> None:
+    rng = np.random.default_rng(0)
+    n = 300
+    forms = [f"w{i}" for i in rng.integers(0, 40, size=n)]
+    documents = rng.integers(0, 4, size=n).tolist()
+    p = rng.dirichlet(np.full(len(LABELS), 0.3), size=n)  # (N, K): many tokens sure, many not
+    got = type_bonus(forms, p, TYPES, weight=0.7, documents=documents)
+    want = _reference_bonus(forms, documents, p, 0.7)
+    assert want.any(axis=1).sum() > 20  # the rule fires for many tokens, and stays off for others
+    assert (~want.any(axis=1)).sum() > 20
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
