@@ -1,0 +1,132 @@
+"""The per-chunk work of ``tagger tag`` (tokenize, label, build documents, write JSON
+lines), in one process on one thread, for this checkout and others, in alternating
+rounds: a before/after comparison that a shared machine's noise does not swamp.
+
+Whole ``tagger tag`` runs with two workers move by 15-25% from run to run on a shared
+2-core machine, more than most changes. Here each round runs every checkout once, in
+its own process, over the same chunks (CoNLL-2003 dev detokenized, 5 times, cut as
+``tagger tag`` cuts it); each process reports its best of ``--passes`` passes (the pass
+least disturbed by neighbours), and the report gives each checkout's median over rounds
+and its ratio to the first checkout's in every round.
+
+Usage: .venv/bin/python benchmarks/chunk_ab.py --checkout ../before [--checkout .]
+          [--models ner-en-conll03,pos-en-ewt] [--rounds 4]
+Each checkout is a directory holding ``tagger/`` and ``models/`` (``git worktree add``).
+Writes benchmarks/results/chunk_ab.json (``--out``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+MEASURE = """
+import gc, sys, time
+from tagger.device import set_threads
+set_threads(1)
+from threadpoolctl import threadpool_limits
+threadpool_limits(1, user_api="blas")
+from tagger.io import read_records
+from tagger.pipeline import Tagger
+from tagger.tagfiles import CHUNK_CHARS, Chunk, tag_chunk
+text, passes, models = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+tagger = Tagger.load(models, device="cpu")
+gc.freeze()
+with open(text, "rb") as source:
+    records = [r for r in read_records(source, "lines")]
+chunks, current, size = [], [], 0
+for record in records:
+    if size >= CHUNK_CHARS:
+        chunks.append(current)
+        current, size = [], 0
+    current.append(record)
+    size += record.size
+chunks.append(current)
+best, tokens = float("inf"), 0
+for _ in range(passes):
+    started = time.perf_counter()
+    tokens = sum(tag_chunk(tagger, Chunk(chunk, "jsonl"))[2] for chunk in chunks)
+    best = min(best, time.perf_counter() - started)
+print(tokens, best)
+"""
+
+
+def measure(checkout: Path, text: Path, passes: int, models: list[str]) -> float:
+    """Tokens/s of the checkout's best pass, in a fresh process that imports its code."""
+    env = dict(os.environ, PYTHONPATH=str(checkout))
+    paths = [str(checkout / "models" / m) for m in models]
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURE, str(text), str(passes), *paths],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    tokens, seconds = done.stdout.split()
+    return int(tokens) / float(seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--checkout", type=Path, action="append", help="a checkout to compare (repeat); this one last")
+    parser.add_argument("--models", default="ner-en-conll03")
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--passes", type=int, default=5)
+    parser.add_argument("--times", type=int, default=5, help="copies of dev in the text")
+    parser.add_argument("--data", type=Path, default=None, help="datasets directory (default ../shared/datasets)")
+    parser.add_argument("--out", default="chunk_ab.json")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.corpus_text import DATA, conll_dev_text
+
+    checkouts = [c.resolve() for c in args.checkout or []]
+    if ROOT not in checkouts:
+        checkouts.append(ROOT)
+    models = args.models.split(",")
+    lines = [s.text for s in conll_dev_text(args.data or DATA)]
+    rates: dict[str, list[float]] = {str(c): [] for c in checkouts}
+    with tempfile.TemporaryDirectory() as tmp:
+        text = Path(tmp) / "dev.txt"
+        text.write_text("\n".join(lines * args.times) + "\n", encoding="utf-8")
+        for round_ in range(args.rounds):
+            for checkout in checkouts:
+                rates[str(checkout)].append(measure(checkout, text, args.passes, models))
+            print(json.dumps({"round": round_, **{k: round(v[-1]) for k, v in rates.items()}}), flush=True)
+    first = rates[str(checkouts[0])]
+    report: dict[str, Any] = {
+        "what": f"tag_chunk over CoNLL-2003 dev x{args.times}, one process, one thread, best of {args.passes} passes",
+        "models": models,
+        "when": time.strftime("%Y-%m-%d %H:%M"),
+        "checkouts": {
+            name: {
+                "commit": _commit(Path(name)),
+                "tokens_per_s_median": round(statistics.median(v)),
+                "tokens_per_s_rounds": [round(x) for x in v],
+                "ratio_to_first_per_round": [round(x / f, 3) for x, f in zip(v, first, strict=True)],
+            }
+            for name, v in rates.items()
+        },
+    }
+    (ROOT / "benchmarks" / "results" / args.out).write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report["checkouts"], indent=2))
+    return 0
+
+
+def _commit(checkout: Path) -> str:
+    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
+    return done.stdout.strip() or "unknown"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
