@@ -68,11 +68,12 @@ class _CharCacheCollector:
 
     def collect(self) -> Iterator[Metric]:
         lookups = CounterMetricFamily(
-            "tagger_char_cache_lookups", "word lookups in a model's character-vector cache", labels=["model", "result"]
+            "tagger_char_cache_lookups",
+            "lookups in a model's word memo (onnx backends: whole input rows, per token; "
+            "torch: character vectors, per distinct word of a batch)",
+            labels=["model", "result"],
         )
-        words = GaugeMetricFamily(
-            "tagger_char_cache_words", "words in a model's character-vector cache", labels=["model"]
-        )
+        words = GaugeMetricFamily("tagger_char_cache_words", "words in a model's word memo", labels=["model"])
         for model, (hits, misses, held) in self.stats().items():
             lookups.add_metric([model, "hit"], hits)
             lookups.add_metric([model, "miss"], misses)

@@ -80,8 +80,8 @@ class FixedOverhead:
     def __init__(self, runner: Any, overhead: float) -> None:
         self.runner, self.cache, self.batch_overhead = runner, runner.cache, overhead
 
-    def scores(self, arrays: Any) -> Any:
-        return self.runner.scores(arrays)
+    def scores(self, sentences: Any) -> Any:
+        return self.runner.scores(sentences)
 
     @property
     def crf_scores(self) -> Any:

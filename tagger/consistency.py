@@ -56,7 +56,9 @@ def type_bonus(
     onehot = np.zeros((k, int(types.max()) + 1))
     onehot[np.arange(k), types] = 1.0
     per_type = probs.astype(np.float64) @ onehot  # (N, C)
-    sure = np.flatnonzero(per_type[:, 0] <= 1.0 - MIN_ENTITY_SHARE)  # tokens that can vouch for another
+    # Tokens that can vouch for another (a hair wider than the rule below: rows of
+    # marginals sum to 1 only to rounding, and a wider set changes nothing).
+    sure = np.flatnonzero(per_type[:, 0] <= 1.0 - MIN_ENTITY_SHARE + 1e-9)
     if not len(sure):
         return bonus
     # Other occurrences averaging at least MIN_ENTITY_SHARE include one that sure: only

@@ -3,7 +3,7 @@ and the transitions a tag scheme forbids. No torch: the ONNX backend decodes wit
 alone, and ``tagger.crf`` (training, the torch backend) calls the same functions.
 
 Inference runs in NumPy: the loops over time steps do a handful of operations on
-(B, K) arrays of a few hundred numbers, where a torch call costs several microseconds
+prefixes of (N, K) arrays (``Packing``: every sentence of a call at once), where a torch call costs several microseconds
 of dispatch, all of it holding the GIL that the server's other threads need; NumPy
 gives identical results for less of both. Training keeps the torch methods of
 ``tagger.crf``, which autograd needs. Shapes: B batch, T time, K labels.
@@ -164,7 +164,8 @@ def viterbi(
     emissions: np.ndarray, mask: np.ndarray, trans: np.ndarray, start: np.ndarray, end: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best paths (B, T) int64, 0 on padding, and their scores (B,), of a padded batch:
-    emissions (B, T, K), mask (B, T) bool, true on each row's first ``length`` steps."""
+    emissions (B, T, K), mask (B, T) bool, true on each row's first ``length`` steps
+    (a prefix, at least one step: ``packing`` refuses an empty row)."""
     packed = packing(mask.sum(axis=1))
     paths, best = viterbi_packed(_pack(emissions, mask, packed), packed, trans, start, end)
     out = np.zeros(mask.shape, dtype=np.int64)
@@ -197,7 +198,8 @@ def decode_flat(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best labels (total,) and every label's probability (total, K) of sentences given
     one after another: ``scores`` (total, K) emission scores, ``lengths`` (N,) each at
-    least 1. Viterbi and marginals under ``crf`` (as ``decode_probs``), or a softmax."""
+    least 1. ``viterbi_packed`` and ``marginals_packed`` under ``crf`` (penalised
+    transitions, start, end, as ``penalised`` gives them), or a softmax where ``crf`` is None."""
     if crf is None:
         shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
         probs = shifted / shifted.sum(axis=1, keepdims=True)

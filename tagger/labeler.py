@@ -7,9 +7,10 @@ Sentences are sorted by length and batched under one padded-token budget
 (``context_sentences``) runs over each sentence together with its neighbours from the
 same document and keeps the labels of the centre sentence only.
 
-Each model runs on a backend: torch (``tagger.torch_runner``, CPU or CUDA) or ONNX
-Runtime with NumPy (``tagger.portable``, CPU). This module imports neither torch nor
-onnxruntime itself: a labeler on the ONNX backend never loads torch.
+Each model's network runs on a backend: torch (``tagger.torch_runner``, CPU or CUDA) or
+ONNX Runtime with NumPy (``tagger.portable_runner``, CPU). The CRF decodes the emission
+scores of all of a call's sentences at once, in NumPy (``tagger.crf_decode``). This module
+imports neither torch nor onnxruntime itself: a labeler on the ONNX backend never loads torch.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ BACKEND_HELP = (
 )
 _ONNX_FILES = {"onnx": ONNX_FILE, "onnx-int8": INT8_FILE}
 OUTPUT_SCHEME = TagScheme.IOB2  # entity labels leave the labeler in IOB2
-CHAR_CACHE_WORDS = 50_000  # distinct words whose character vectors each model keeps
+CHAR_CACHE_WORDS = 50_000  # distinct words each model's memo keeps (onnx: input rows; torch: character vectors)
 log = logging.getLogger("tagger")
 
 
@@ -257,28 +258,39 @@ class Labeler:
         # The network runs batch by batch; the CRF decodes the emissions of every batch
         # together (``_decode``), windows in the order their batches ran.
         order = [r for rows in batch_rows for r in rows]
-        scores = np.concatenate([runner.scores([window_tokens[r] for r in rows]) for rows in batch_rows])  # (N, K)
         sizes = np.array([len(window_tokens[r]) for r in order], dtype=np.int64)  # (W,)
         starts = np.cumsum(sizes) - sizes  # (W,) each window's first row of ``scores``
+        scores = np.empty((int(sizes.sum()), len(loaded.vocab.labels)), dtype=np.float32)  # (N, K)
+        row = 0
+        for rows in batch_rows:
+            batch = runner.scores([window_tokens[r] for r in rows])  # (n, K)
+            scores[row : row + len(batch)] = batch
+            row += len(batch)
         centres = [_centre(windows[r], lengths) for r in order]
+        centre_sizes = np.array([end - start for start, end in centres], dtype=np.int64)  # (W,)
+        centre_rows = _spans(starts + [start for start, _ in centres], centre_sizes)  # (C,) the labelled rows
         crf = runner.crf_scores
         weight = self.consistency_weight(loaded.name)
         if weight > 0 and crf is not None:
             forms = [form for r in order for form in sentences[windows[r].centre]]
-            owners = np.repeat([documents[windows[r].centre] for r in order], [end - start for start, end in centres])
-            paths, confidence = _decode_consistently(loaded, scores, sizes, starts, centres, forms, owners, crf, weight)
+            owners = np.repeat([documents[windows[r].centre] for r in order], centre_sizes)
+            paths, confidence = _decode_consistently(
+                loaded, scores, sizes, starts, centre_sizes, centre_rows, forms, owners, crf, weight
+            )
         else:
             paths, confidence = _decode(scores, sizes, crf)
-        paths_l, conf_l = paths.tolist(), rounded_scores(confidence)
+        paths_l, conf_l = paths[centre_rows].tolist(), rounded_scores(confidence[centre_rows])
         table = _token_wise_labels(loaded)
-        for r, first, (start, end) in zip(order, starts.tolist(), centres, strict=True):
-            ids = paths_l[first + start : first + end]
+        first = 0
+        for r, size in zip(order, centre_sizes.tolist(), strict=True):
+            ids = paths_l[first : first + size]
             if table is not None:
                 labels = [table[j] for j in ids]
             else:
                 labels = convert([loaded.vocab.labels[j] for j in ids], loaded.label_scheme, OUTPUT_SCHEME)
-            scored = conf_l[first + start : first + end]
+            scored = conf_l[first : first + size]
             out[windows[r].centre] = [TokenLabel(lab, s) for lab, s in zip(labels, scored, strict=True)]
+            first += size
         return out
 
 
@@ -293,7 +305,7 @@ def _decode(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Best labels (N,) and their probabilities (N,) float32, or every label's (N, K)
     float64, of windows of ``sizes`` (W,) whose emission scores (N, K) follow one
-    another. Windows decode in groups of about ``DECODE_TOKENS``."""
+    another. Windows decode in groups of at most ``DECODE_TOKENS`` (a longer window alone)."""
     total = len(scores)
     paths = np.empty(total, dtype=np.int64)
     probs = np.empty((total, scores.shape[1])) if every_label else np.empty(total, dtype=np.float32)
@@ -304,7 +316,7 @@ def _decode(
         end = int(ends[last - 1])
         group_paths, group_probs = decode_flat(scores[start:end], sizes[first:last], crf)
         paths[start:end] = group_paths
-        probs[start:end] = group_probs if every_label else group_probs[np.arange(end - start), group_paths]
+        probs[start:end] = group_probs if every_label else _chosen(group_probs, group_paths)
         first, start = last, end
     return paths, probs
 
@@ -314,19 +326,19 @@ def _decode_consistently(
     scores: np.ndarray,
     sizes: np.ndarray,
     starts: np.ndarray,
-    centres: Sequence[tuple[int, int]],
+    centre_sizes: np.ndarray,
+    centre_rows: np.ndarray,
     forms: Sequence[str],
     owners: np.ndarray,
     crf: tuple[np.ndarray, np.ndarray, np.ndarray],
     weight: float,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``_decode``, then again the windows whose scores the first pass's marginals change
-    through their document's type bonus (``tagger.consistency``). ``forms`` and ``owners``:
-    the string and document of every centre token, window by window; ``scores`` gains the bonus."""
+    through their document's type bonus (``tagger.consistency``). ``centre_rows`` (C,): the
+    rows of each window's centre sentence, ``centre_sizes`` (W,) how many; ``forms`` and
+    ``owners``: the string and document of each of those tokens; ``scores`` gains the bonus."""
     paths, probs = _decode(scores, sizes, crf, every_label=True)
-    confidence = probs[np.arange(len(paths)), paths].astype(np.float32)  # (N,)
-    centre_sizes = np.array([end - start for start, end in centres], dtype=np.int64)  # (W,)
-    centre_rows = _spans(starts + [start for start, _ in centres], centre_sizes)  # (C,)
+    confidence = _chosen(probs, paths)  # (N,)
     bonus = type_bonus(forms, probs[centre_rows], label_types(loaded.vocab.labels), weight, owners.tolist())  # (C, K)
     touched = bonus.any(axis=1)  # (C,)
     if not touched.any():
@@ -336,6 +348,11 @@ def _decode_consistently(
     rows = _spans(starts[changed], sizes[changed])  # windows decode independently: the others keep their first pass
     paths[rows], confidence[rows] = _decode(scores[rows], sizes[changed], crf)
     return paths, confidence
+
+
+def _chosen(probs: np.ndarray, paths: np.ndarray) -> np.ndarray:
+    """The probability (N,) float32 of each row's chosen label, of every label's (N, K)."""
+    return probs[np.arange(len(paths)), paths].astype(np.float32)  # type: ignore[no-any-return]
 
 
 def _spans(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:

@@ -55,11 +55,12 @@ class WordRows:
                 return self.table[rows]
             new = list(dict.fromkeys(t for t, row in zip(tokens, rows, strict=True) if row < 0))
             if len(self._rows) + len(new) > self.capacity:
+                distinct = list(dict.fromkeys(tokens))
+                if len(distinct) > self.capacity:  # more words than the memo holds: compute, keep what it has
+                    index = {t: i for i, t in enumerate(distinct)}
+                    return self._compute(distinct)[[index[t] for t in tokens]]
                 self._rows.clear()
-                new = list(dict.fromkeys(tokens))
-                if len(new) > self.capacity:  # more distinct words than the memo holds: compute, keep none
-                    index = {t: i for i, t in enumerate(new)}
-                    return self._compute(new)[[index[t] for t in tokens]]
+                new = distinct
             start = len(self._rows)
             self.table[start : start + len(new)] = self._compute(new)
             self._rows.update(zip(new, range(start, start + len(new)), strict=True))

@@ -1,5 +1,5 @@
-"""The torch backend's side of the labeler: NumPy batches in, labels out, on CPU or
-CUDA. Imported only when a model runs on torch."""
+"""The torch backend's side of the labeler: sentences in, emission scores out, on CPU
+or CUDA. Imported only when a model runs on torch."""
 
 from __future__ import annotations
 

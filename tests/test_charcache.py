@@ -178,7 +178,9 @@ def test_a_full_word_memo_starts_again_with_the_words_it_is_asked_for() -> None:
     assert compute.computed[-1] == ["mat", "the"] and len(memo) == 2
     wide = memo.features(["the", "cat", "sat", "mat", "cat"])  # more distinct words than it holds
     assert wide[:, 0].tolist() == [1.0, 2.0, 3.0, 4.0, 2.0]
-    assert compute.computed[-1] == ["the", "cat", "sat", "mat"] and len(memo) == 0
+    assert compute.computed[-1] == ["the", "cat", "sat", "mat"] and len(memo) == 2  # kept what it had
+    memo.features(["mat", "the"])
+    assert compute.computed[-1] == ["the", "cat", "sat", "mat"]  # both still held: nothing computed
 
 
 def test_word_rows_are_the_rows_a_batch_gives() -> None:

@@ -169,3 +169,49 @@ def test_consistency_leaves_a_name_mentioned_once_per_document_alone() -> None:
     apart = _consistent_labeler(1.0).label(sentences, documents=[0, 1])["tiny"]
     off = _consistent_labeler(0.0).label(sentences, documents=[0, 1])["tiny"]
     assert apart == off
+
+
+def test_decoding_in_small_groups_gives_the_labels_of_one_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CRF decodes a call's windows in groups of at most ``DECODE_TOKENS`` tokens
+    (a longer window alone); where the groups fall changes nothing."""
+    import tagger.labeler
+
+    sentences = [["x", "w"], ["y", "w", *"abcdefgh"], ["y", "w"], ["a"], ["x", "w", "b"], ["y", "w"]]
+    documents = [0, 0, 0, 1, 1, 1]
+    whole = _consistent_labeler(1.0).label(sentences, documents=documents)["tiny"]
+    monkeypatch.setattr(tagger.labeler, "DECODE_TOKENS", 3)
+    grouped = _consistent_labeler(1.0).label(sentences, documents=documents)["tiny"]
+    for a, b in zip(grouped, whole, strict=True):
+        _same(a, b)
+    assert [t.label for t in whole[1]] == ["O", "B-ORG", *["O"] * 8]  # pulled by sentence 0's "w"
+    assert [t.label for t in whole[2]] == ["O", "B-ORG"]
+
+
+def test_consistency_reads_the_centre_sentence_of_each_context_window() -> None:
+    """With neighbours in each window, the labels and the type bonus go to the tokens of
+    the centre sentence: each token's label follows its own word."""
+    labeler = _consistent_labeler(1.0)
+    (loaded,) = labeler.models.values()
+    loaded.config.model.context_sentences = 1  # type: ignore[attr-defined]
+    runner = labeler._runners["tiny"]
+    index = {label: i for i, label in enumerate(runner.loaded.vocab.labels)}  # type: ignore[attr-defined]
+
+    def scores(sentences: list[list[str]]) -> np.ndarray:  # by the word alone: "w" ORG, "v" LOC
+        out = np.zeros((sum(len(s) for s in sentences), len(index)), dtype=np.float32)
+        out[:, index["O"]] = 8.0
+        words = [w for s in sentences for w in s]
+        for row, word in enumerate(words):
+            if word in ("w", "v"):
+                out[row] = 0.0
+                out[row, index["B-ORG" if word == "w" else "B-LOC"]] = 9.0
+        return out
+
+    runner.scores = scores  # type: ignore[method-assign]
+    sentences = [["a", "w", "b"], ["v"], ["c", "c", "v", "w"], ["w"]]
+    got = labeler.label(sentences, documents=[0, 0, 0, 1])["tiny"]
+    assert [[t.label for t in s] for s in got] == [
+        ["O", "B-ORG", "O"],
+        ["B-LOC"],
+        ["O", "O", "B-LOC", "B-ORG"],
+        ["B-ORG"],
+    ]

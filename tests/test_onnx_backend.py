@@ -512,9 +512,11 @@ def test_the_onnx_backend_batches_mixed_lengths_apart_with_the_same_labels(
     import numpy as np
 
     import tagger.portable
+    import tagger.portable_runner
     from tagger.batching import DEFAULT_BATCH_TOKENS, token_budget_batches
 
-    monkeypatch.setattr(tagger.portable, "inference_threads", lambda: threads)
+    monkeypatch.setattr(tagger.portable, "inference_threads", lambda: threads)  # the session's threads
+    monkeypatch.setattr(tagger.portable_runner, "inference_threads", lambda: threads)  # the batch overhead
     long = [
         "The",
         "European",
