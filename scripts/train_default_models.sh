@@ -21,7 +21,11 @@
 #      config.json (an inference setting: nothing is retrained); 0.25, the best on dev, is
 #      set in the shipped model's config.json and its card scored again.
 #      The earlier final fit row was renamed "..., without document consistency" by hand.
-# Usage: scripts/train_default_models.sh [ner|pos|all|consistency] [REFERENCE_DIR]
+#   6. (`distil`, 2026-12-07) distillation: students of seeds 4-5 (seeds the teachers do
+#      not share) learn the combined label probabilities of step 5's three seeds beside
+#      the gold labels (`--teachers`, `tagger.distil`), each scored as trained and with
+#      document consistency 0.25; then their final fit, with the same teachers.
+# Usage: scripts/train_default_models.sh [ner|pos|all|consistency|distil] [REFERENCE_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
@@ -125,4 +129,9 @@ p = Path(sys.argv[1], "config.json"); c = json.loads(p.read_text()); c["model"][
     --new-recipe "the same, document consistency 0.5" "$RUNS"/ner-seed[123]-dc05
   .venv/bin/python scripts/add_seed_runs.py models/ner-en-conll03 \
     --new-recipe "final fit on train + dev (shipped), document consistency 0.25" models/ner-en-conll03
+fi
+if [[ $what == distil ]]; then
+  teachers=("$RUNS"/ner-seed[123])
+  for seed in 4 5; do ner "ner-kd-seed$seed" --seed "$seed" --teachers "${teachers[@]}"; done
+  ner ner-kd-final --final-fit "$RUNS"/ner-kd-seed[45]
 fi

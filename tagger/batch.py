@@ -27,6 +27,9 @@ class Batch:
     # Training only: (B, T) bool, true where a token sees its word's pretrained vector
     # instead of the fine-tuned one (``TrainConfig.vector_dropout``).
     original_words: Tensor | None = None
+    # Training with teachers only: (B, T, K) their probability of each label at each
+    # token (``tagger.distil``), 0 on padding.
+    soft_labels: Tensor | None = None
 
     def to(self, device: torch.device) -> Batch:
         return Batch(
@@ -40,6 +43,7 @@ class Batch:
             None if self.labels is None else self.labels.to(device),
             self.distinct,
             None if self.original_words is None else self.original_words.to(device),
+            None if self.soft_labels is None else self.soft_labels.to(device),
         )
 
     @classmethod

@@ -188,6 +188,13 @@ def write_card(directory: Path) -> None:
         f"({metrics.get('torch_threads')} torch thread(s); the seed runs shared the 2 cores pairwise)",
         f"- seed {metrics.get('seed')}",
     ]
+    train_config = config.get("train", {})
+    if train_config.get("teachers"):
+        lines.append(
+            f"- distilled (`tagger.distil`, weight {train_config.get('distil_weight')}): it also learnt the combined "
+            f"label probabilities of {len(train_config['teachers'])} trained models, "
+            + ", ".join(f"`{t}`" for t in train_config["teachers"])
+        )
     timing = metrics.get("epoch_time_benchmark")
     if timing:
         lines.append(

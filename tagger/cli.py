@@ -19,6 +19,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from pydantic.fields import FieldInfo
+
 from tagger.batching import DEFAULT_BATCH_TOKENS
 from tagger.config import SECTIONS, Config, load_config, set_field
 from tagger.errors import TaggerError
@@ -35,8 +37,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(cls):
             flag = "--" + f.name.replace("_", "-")
             default = f.default
+            if isinstance(default, FieldInfo):  # a list: pydantic's default factory
+                default = default.get_default(call_default_factory=True)
             dest = f"cfg__{section}__{f.name}"
-            if isinstance(default, bool):
+            if isinstance(default, list):
+                group.add_argument(flag, dest=dest, nargs="+", metavar="DIR", default=None, help="default none")
+            elif isinstance(default, bool):
                 group.add_argument(
                     flag, dest=dest, action=argparse.BooleanOptionalAction, default=None, help=f"default {default}"
                 )

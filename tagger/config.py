@@ -85,6 +85,11 @@ class TrainConfig:
     # Share of training sentences shown all lower-case or all upper-case (half each),
     # drawn anew each epoch: robustness to text that carries no case information.
     case_augment: Annotated[float, Field(ge=0.0, le=1.0)] = 0.3
+    # Trained model directories (teachers) whose combined label probabilities the model
+    # learns beside the gold labels (``tagger.distil``), weighted by ``distil_weight``;
+    # none: the gold labels only. Models that read sentences alone (context 0).
+    teachers: list[str] = Field(default_factory=list)
+    distil_weight: Annotated[float, Field(ge=0.0, le=100.0, allow_inf_nan=False)] = 1.0
     # Average the weights of the last N epochs at the end (0 or 1: off); kept when its
     # dev score is at least the best epoch's, and always in a final fit.
     average_last: Annotated[int, Field(ge=0, le=20)] = 3

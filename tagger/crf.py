@@ -52,15 +52,38 @@ class CRF(nn.Module):
             self.end + self._end_penalty,
         )
 
-    def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
-        """log Z per sentence. emissions (B, T, K), mask (B, T) bool, first column all true."""
-        trans, start, end = self._scores()
-        alpha = start + emissions[:, 0]  # (B, K)
+    def _forward(self, emissions: Tensor, mask: Tensor) -> list[Tensor]:
+        """Forward scores alpha_t (B, K) for every step t: log-sum of the scores of all
+        paths that end in label k at t (kept unchanged past a sentence's end)."""
+        trans, start, _ = self._scores()
+        alphas = [start + emissions[:, 0]]  # (B, K)
         for t in range(1, emissions.size(1)):
             # (B, K_from, 1) + (K_from, K_to) + (B, 1, K_to) -> logsumexp over from
-            nxt = torch.logsumexp(alpha.unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
-            alpha = torch.where(mask[:, t].unsqueeze(1), nxt, alpha)
-        return torch.logsumexp(alpha + end, dim=1)  # (B,)
+            nxt = torch.logsumexp(alphas[-1].unsqueeze(2) + trans + emissions[:, t].unsqueeze(1), dim=1)
+            alphas.append(torch.where(mask[:, t].unsqueeze(1), nxt, alphas[-1]))
+        return alphas
+
+    def log_partition(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """log Z per sentence. emissions (B, T, K), mask (B, T) bool, first column all true."""
+        return torch.logsumexp(self._forward(emissions, mask)[-1] + self._scores()[2], dim=1)  # (B,)
+
+    def log_marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
+        """log P(label_t = k | sentence) (B, T, K) by forward-backward in torch, so that
+        a loss on them trains the network (distillation; ``marginals`` is the NumPy one
+        for inference). Padding rows hold meaningless finite numbers: mask them."""
+        trans, _, end = self._scores()
+        alphas = self._forward(emissions, mask)
+        log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
+        beta = end.expand_as(alphas[0])  # (B, K): nothing follows the last step
+        betas = [beta]
+        for t in range(emissions.size(1) - 2, -1, -1):
+            # (K_from, K_to) + (B, 1, K_to) -> logsumexp over to
+            nxt = torch.logsumexp(trans + (emissions[:, t + 1] + beta).unsqueeze(1), dim=2)
+            # the last real step of a sentence is followed by its end score only
+            beta = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end.expand_as(nxt))
+            betas.append(beta)
+        betas.reverse()
+        return torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]  # (B, T, K)
 
     def path_score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Score of the given label paths. tags (B, T) long; padding positions ignored."""

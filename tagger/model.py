@@ -194,19 +194,33 @@ class SequenceTagger(nn.Module):
         h, _ = pad_packed_sequence(h, batch_first=True, total_length=x.size(1))  # (B, T, H)
         return self.emit(self.dropout(h))  # (B, T, K)
 
-    def forward(self, batch: Batch) -> Tensor:
+    def forward(self, batch: Batch, distil_weight: float = 0.0) -> Tensor:
         """The training loss: what DistributedDataParallel calls (``tagger.distributed``)."""
-        return self.loss(batch)
+        return self.loss(batch, distil_weight)
 
-    def loss(self, batch: Batch) -> Tensor:
+    def loss(self, batch: Batch, distil_weight: float = 0.0) -> Tensor:
+        """The gold labels' negative log-likelihood (CRF: per sentence; softmax: per
+        token), averaged. Where the batch carries teachers' label probabilities
+        (``Batch.soft_labels``), plus ``distil_weight`` times the cross-entropy of the
+        model's own per-token label probabilities against them, on the same scale."""
         if batch.labels is None:
             raise ValueError("loss needs a batch with labels")
         scores = self.emissions(batch).float()  # (B, T, K)
         with torch.autocast(scores.device.type, enabled=False):  # the CRF's sums stay in float32
             if self.crf is not None:
-                return self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
-            flat = scores[batch.mask]  # (N, K)
-            return nn.functional.cross_entropy(flat, batch.labels[batch.mask])
+                loss = self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
+            else:
+                loss = nn.functional.cross_entropy(scores[batch.mask], batch.labels[batch.mask])
+            if batch.soft_labels is None or distil_weight == 0:
+                return loss
+            if self.crf is not None:
+                log_probs = self.crf.log_marginals(scores, batch.mask)  # (B, T, K)
+                per = len(scores)  # summed over each sentence's tokens, as the likelihood is
+            else:
+                log_probs = scores.log_softmax(dim=2)
+                per = int(batch.mask.sum())
+            cross = -(batch.soft_labels * log_probs).sum(2)[batch.mask].sum() / per
+            return loss + distil_weight * cross
 
     def decode(self, batch: Batch, char_vectors: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Best labels (B, T) and the probability of each chosen label (B, T)."""

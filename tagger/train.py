@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
-from tagger import checkpoint, distributed, runstate
+from tagger import checkpoint, distil, distributed, runstate
 from tagger.batch import encode
 from tagger.batching import bucketed_batches, context_chunks
 from tagger.card import write_card, write_curves
@@ -176,6 +177,12 @@ def train(
         # It moves emission scores before a second CRF decoding; a softmax head has none.
         raise TaggerError(
             f"document_consistency={config.model.document_consistency} needs head crf, not {config.model.head}"
+        )
+    if config.train.teachers and config.model.context_sentences > 0:
+        # Teachers' probabilities belong to sentences; training rows would be chunks of them.
+        raise TaggerError(
+            f"teachers work on models that read sentences alone; not with context_sentences="
+            f"{config.model.context_sentences}"
         )
     if final_fit is not None:
         check_final_fit_output(final_fit, Path(output))
@@ -334,6 +341,12 @@ def _train(
         )
     if resume and tc.vector_dropout > 0 and embeddings is not None:
         pretrained_words, vectors = read_vectors(embeddings)  # the unchanged vectors it swaps in
+    targets = None
+    if tc.teachers:
+        teachers = distil.load_teachers(tc.teachers, vocab.labels, scheme)
+        log(f"teachers: {', '.join(tc.teachers)}: label probabilities of {len(train_set)} sentences")
+        targets = distil.teacher_probabilities(teachers, [s.tokens for s in train_set], vocab.labels)
+        del teachers
     model = checkpoint.build_model(config, vocab, scheme)
     if vectors is not None:
         rows = [(i, vocab.word_index[w]) for i, w in enumerate(pretrained_words) if w in vocab.word_index]
@@ -352,6 +365,7 @@ def _train(
         return _run(
             train_set,
             train_tags,
+            targets,
             dev_set,
             holdout_set,
             output,
@@ -395,6 +409,7 @@ PROGRESS_FIELDS: dict[str, tuple[type, ...]] = {
 def _run(
     train_set: list[Sentence],
     train_tags: list[list[str]],
+    targets: list[np.ndarray] | None,
     dev_set: list[Sentence],
     holdout_set: list[Sentence],
     output: Path,
@@ -488,10 +503,12 @@ def _run(
                     batch.words = batch.words.masked_fill(drop, 1)
                 if model.original_vectors is not None:  # vector dropout (the model skips words without one)
                     batch.original_words = (torch.rand(batch.words.shape) < tc.vector_dropout) & batch.mask
+                if targets is not None:  # examples are the sentences themselves (no context)
+                    distil.attach(batch, [targets[i] for i in idx])
                 batch = batch.to(device)
                 autocast = torch.autocast("cuda", torch.float16) if amp else contextlib.nullcontext()
                 with autocast:
-                    loss = net(batch)
+                    loss = net(batch, tc.distil_weight)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)

@@ -106,3 +106,19 @@ def test_marginals_survive_far_apart_scores_in_float32() -> None:
     paths, _ = crf.viterbi(emissions, mask)
     assert paths.tolist() == [[1, 2]]
     assert marginals[0, 0, 1].item() == pytest.approx(1.0, abs=1e-4)
+
+
+def test_log_marginals_match_brute_force_and_train_the_emissions(crf: CRF) -> None:
+    torch.manual_seed(2)
+    crf = crf.double()
+    emissions = torch.randn(3, 4, 3, dtype=torch.float64, requires_grad=True)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
+    log_probs = crf.log_marginals(emissions, mask)
+    for i, length in enumerate([4, 2, 1]):
+        _, _, want = brute_force(crf, emissions[i].detach(), length)
+        assert torch.allclose(log_probs[i, :length].exp(), want.double(), atol=1e-9)
+    # A target on the first token of sentence 1 pulls that token's scores, not sentence 0's.
+    (-log_probs[1, 0, 2]).backward()
+    assert emissions.grad is not None
+    assert emissions.grad[1, 0, 2] < 0 and emissions.grad[0].abs().sum() == 0
+    assert emissions.grad[1, 2:].abs().sum() == 0  # padding gets no gradient

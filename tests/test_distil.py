@@ -1,0 +1,114 @@
+"""Distillation: teachers' label probabilities as training targets (tagger.distil)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tagger import checkpoint
+from tagger.batch import encode
+from tagger.crf_decode import decode_flat
+from tagger.distil import attach, load_teachers, teacher_probabilities
+from tagger.errors import TaggerError
+from tagger.tags import TagScheme
+from tagger.torch_runner import TorchRunner
+from tagger.train import train
+from tests.test_train import tiny_config
+
+SENTENCES = [["Peter", "lives", "in", "Berlin", "."], ["EU"], ["John", "visited", "New", "York"]]
+
+
+@pytest.fixture
+def teachers(ner_file: Path, tmp_path: Path) -> list[Path]:
+    config = tiny_config()
+    config.train.epochs = 3
+    paths = []
+    for seed in (1, 2):
+        config.train.seed = seed
+        train(ner_file, ner_file, tmp_path / f"t{seed}", config, log=lambda _: None, progress=False)
+        paths.append(tmp_path / f"t{seed}")
+    return paths
+
+
+def test_one_teacher_gives_its_own_crf_marginals(teachers: list[Path]) -> None:
+    loaded = checkpoint.load(teachers[0])
+    labels = list(reversed(loaded.vocab.labels))  # another order than the teacher's
+    probs = teacher_probabilities(load_teachers(teachers[:1], labels, TagScheme.BIOES), SENTENCES, labels)
+    runner = TorchRunner(loaded, torch.device("cpu"), 0)
+    lengths = np.array([len(s) for s in SENTENCES])
+    _, want = decode_flat(runner.scores(SENTENCES), lengths, runner.crf_scores)
+    columns = [loaded.vocab.label_index[label] for label in labels]
+    assert [p.shape for p in probs] == [(n, len(labels)) for n in lengths]
+    np.testing.assert_allclose(np.concatenate(probs), want[:, columns], atol=1e-6)
+
+
+def test_two_teachers_combine_into_one_distribution_between_theirs(teachers: list[Path]) -> None:
+    labels = checkpoint.load(teachers[0]).vocab.labels
+    both = np.concatenate(teacher_probabilities(load_teachers(teachers, labels, TagScheme.BIOES), SENTENCES, labels))
+    alone = [
+        np.concatenate(teacher_probabilities(load_teachers([t], labels, TagScheme.BIOES), SENTENCES, labels))
+        for t in teachers
+    ]
+    np.testing.assert_allclose(both.sum(1), 1.0, atol=1e-5)
+    assert not np.allclose(both, alone[0], atol=1e-3) and not np.allclose(both, alone[1], atol=1e-3)
+
+
+def test_teachers_with_other_labels_or_scheme_are_refused(teachers: list[Path]) -> None:
+    labels = checkpoint.load(teachers[0]).vocab.labels
+    with pytest.raises(TaggerError, match=r"labels differ from the training data's: lacks B-XYZ"):
+        load_teachers(teachers, [*labels, "B-XYZ"], TagScheme.BIOES)
+    with pytest.raises(TaggerError, match=r"labels in bioes, the model in training learns iob2"):
+        load_teachers(teachers, labels, TagScheme.IOB2)
+
+
+def test_attach_pads_each_sentences_targets_with_zeros() -> None:
+    from tagger.vocab import build_vocab
+
+    vocab = build_vocab(["a", "b"], ["O", "S-PER"], min_count=1)
+    batch = encode([["a", "b", "a"], ["b"]], vocab, 8)
+    attach(batch, [np.full((3, 2), 0.5, dtype=np.float32), np.array([[0.25, 0.75]], dtype=np.float32)])
+    assert batch.soft_labels is not None
+    assert batch.soft_labels.shape == (2, 3, 2)
+    assert batch.soft_labels[1].tolist() == [[0.25, 0.75], [0.0, 0.0], [0.0, 0.0]]
+
+
+def test_a_student_trains_towards_its_teachers_and_records_them(
+    ner_file: Path, tmp_path: Path, teachers: list[Path]
+) -> None:
+    config = tiny_config()
+    config.train.epochs = 3
+    config.train.teachers = [str(t) for t in teachers]
+    config.train.distil_weight = 2.0
+    logged: list[str] = []
+    train(ner_file, ner_file, tmp_path / "student", config, log=logged.append, progress=False)
+    assert any(line.startswith("teachers: ") and "label probabilities of 3 sentences" in line for line in logged)
+    saved = json.loads((tmp_path / "student" / "config.json").read_text())["train"]
+    assert saved["teachers"] == [str(t) for t in teachers] and saved["distil_weight"] == 2.0
+    assert "distilled (`tagger.distil`, weight 2.0)" in (tmp_path / "student" / "README.md").read_text()
+    # The distillation term is in the loss: the same run without it logs other losses.
+    config.train.teachers = []
+    plain: list[str] = []
+    train(ner_file, ner_file, tmp_path / "plain", config, log=plain.append, progress=False)
+    first = [line for line in logged if line.startswith("epoch 1:")]
+    assert first and first != [line for line in plain if line.startswith("epoch 1:")]
+
+
+def test_teachers_with_document_context_are_refused(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config(context_sentences=1)
+    config.train.teachers = ["somewhere"]
+    with pytest.raises(TaggerError, match="teachers work on models that read sentences alone"):
+        train(ner_file, ner_file, tmp_path / "m", config, log=lambda _: None, progress=False)
+
+
+def test_the_command_takes_several_teachers(ner_file: Path, tmp_path: Path, teachers: list[Path]) -> None:
+    from tagger.cli import main
+
+    args = ["train", "--train", str(ner_file), "--dev", str(ner_file), "--output", str(tmp_path / "s"), "--quiet"]
+    args += ["--epochs", "1", "--hidden-size", "16", "--teachers", *map(str, teachers), "--distil-weight", "0.5"]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "s" / "config.json").read_text())["train"]
+    assert saved["teachers"] == [str(t) for t in teachers] and saved["distil_weight"] == 0.5
