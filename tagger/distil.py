@@ -55,40 +55,59 @@ def load_teachers(paths: Sequence[str | Path], labels: Sequence[str], scheme: Ta
     return teachers
 
 
+class Ensemble:
+    """Teachers combined as one log-linear CRF in the order of ``labels``: their
+    emission scores and their transition, start and end scores averaged."""
+
+    def __init__(self, teachers: Sequence[LoadedModel], labels: Sequence[str]) -> None:
+        self.runners = [TorchRunner(t, torch.device("cpu"), 0) for t in teachers]
+        self.columns = [[t.vocab.label_index[label] for label in labels] for t in teachers]  # ours -> theirs
+        crfs = [r.crf_scores for r in self.runners]
+        self.crf: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        if all(c is not None for c in crfs):
+            ordered = [_reorder(c, cols) for c, cols in zip(crfs, self.columns, strict=True) if c is not None]
+            self.crf = (
+                np.mean([c[0] for c in ordered], axis=0),
+                np.mean([c[1] for c in ordered], axis=0),
+                np.mean([c[2] for c in ordered], axis=0),
+            )
+
+    def decode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Best labels (N,) and every label's probability (N, K) of the tokens of
+        ``sentences`` (each non-empty, at most some thousand tokens in all)."""
+        scores = [r.scores(sentences)[:, cols] for r, cols in zip(self.runners, self.columns, strict=True)]
+        lengths = np.array([len(s) for s in sentences])
+        return decode_flat(np.mean(scores, axis=0), lengths, self.crf)  # (N,), (N, K)
+
+
 def teacher_probabilities(
     teachers: Sequence[LoadedModel], sentences: Sequence[Sequence[str]], labels: Sequence[str]
 ) -> list[np.ndarray]:
     """Per sentence (each non-empty), the teachers' combined probability of each label
     at each token, (length, K) float32 with K in the order of ``labels``."""
-    runners = [TorchRunner(t, torch.device("cpu"), 0) for t in teachers]
-    columns = [[t.vocab.label_index[label] for label in labels] for t in teachers]  # ours -> theirs
-    crfs = [r.crf_scores for r in runners]
-    crf = None
-    if all(c is not None for c in crfs):  # (transitions, start, end), averaged in our label order
-        ordered = [_reorder(c, cols) for c, cols in zip(crfs, columns, strict=True) if c is not None]
-        crf = (
-            np.mean([c[0] for c in ordered], axis=0),
-            np.mean([c[1] for c in ordered], axis=0),
-            np.mean([c[2] for c in ordered], axis=0),
-        )
-    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i]))
+    ensemble = Ensemble(teachers, labels)
     out: list[np.ndarray] = [np.empty(0)] * len(sentences)
-    start = 0
-    while start < len(order):  # groups of similar length: little padding
-        end, tokens = start, 0
-        while end < len(order) and (end == start or tokens + len(sentences[order[end]]) <= TEACHER_BATCH_TOKENS):
-            tokens += len(sentences[order[end]])
-            end += 1
-        group = [sentences[i] for i in order[start:end]]
-        # every teacher's emission scores in our label order, averaged: (N, K)
-        scores = np.mean([r.scores(group)[:, cols] for r, cols in zip(runners, columns, strict=True)], axis=0)
-        lengths = np.array([len(s) for s in group])
-        _, probs = decode_flat(scores, lengths, crf)  # (N, K)
-        bounds = np.cumsum(lengths)[:-1]
-        for i, rows in zip(order[start:end], np.split(probs.astype(np.float32), bounds), strict=True):
+    for group in length_groups([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
+        _, probs = ensemble.decode([sentences[i] for i in group])  # (N, K)
+        bounds = np.cumsum([len(sentences[i]) for i in group])[:-1]
+        for i, rows in zip(group, np.split(probs.astype(np.float32), bounds), strict=True):
             out[i] = rows
-        start = end
     return out
+
+
+def length_groups(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
+    """Indices of sentences in groups of similar length of at most ``max_tokens``
+    tokens (a longer sentence alone): one forward pass each, with little padding."""
+    groups: list[list[int]] = []
+    tokens = 0
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        if groups and tokens + lengths[i] <= max_tokens:
+            groups[-1].append(i)
+            tokens += lengths[i]
+        else:
+            groups.append([i])
+            tokens = lengths[i]
+    return groups
 
 
 def _reorder(

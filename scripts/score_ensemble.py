@@ -1,0 +1,77 @@
+"""Score models alone and combined as one log-linear CRF (``tagger.distil.Ensemble``:
+emission and transition scores averaged) on dev as written, lower-cased and upper-cased,
+and on the held-out slice of train: what several seeds know together, the case for
+distillation. Sentences are scored alone (no document consistency).
+
+Usage: score_ensemble.py MODEL_DIR MODEL_DIR ... [--holdout-share 0.1] [--output FILE.json]
+(train and dev: the paths in the first model's metrics.json)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tagger import checkpoint
+from tagger.corpus import Sentence
+from tagger.distil import Ensemble, length_groups
+from tagger.evaluate import score
+from tagger.labeler import OUTPUT_SCHEME
+from tagger.tags import TagScheme, convert, detect_scheme
+from tagger.train import load_data, split_holdout
+
+
+def labels_of(ensemble: Ensemble, labels: list[str], scheme: TagScheme, sentences: list[list[str]]) -> list[list[str]]:
+    out: list[list[str]] = [[] for _ in sentences]
+    for group in length_groups([len(s) for s in sentences], 8192):
+        paths, _ = ensemble.decode([sentences[i] for i in group])
+        start = 0
+        for i in group:
+            tags = [labels[p] for p in paths[start : start + len(sentences[i])]]
+            out[i] = convert(tags, scheme, OUTPUT_SCHEME)
+            start += len(sentences[i])
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+", type=Path)
+    parser.add_argument("--holdout-share", type=float, default=0.1)
+    parser.add_argument("--output", type=Path)
+    args = parser.parse_args()
+    loaded = [checkpoint.load(m) for m in args.models]
+    first = loaded[0]
+    data = json.loads((args.models[0] / "metrics.json").read_text())["data"]
+    dev = load_data(data["dev"], first.config)
+    _, held_out = split_holdout(load_data(data["train"], first.config), args.holdout_share)
+    sets: dict[str, tuple[list[Sentence], Any]] = {
+        "dev": (dev, str),
+        "dev_lower": (dev, str.lower),
+        "dev_upper": (dev, str.upper),
+        "holdout": (held_out, str),
+    }
+    labels = first.vocab.labels
+    results: dict[str, dict[str, float]] = {}
+    members = [(str(m), [i]) for i, m in enumerate(args.models)] + [("combined", list(range(len(loaded))))]
+    for name, which in members:
+        ensemble = Ensemble([loaded[i] for i in which], labels)
+        row = {}
+        for set_name, (sentences, recase) in sets.items():
+            gold = [s.tags for s in sentences]
+            gold = [convert(g, detect_scheme(gold), OUTPUT_SCHEME) for g in gold]
+            tokens = [[recase(t) for t in s.tokens] for s in sentences]
+            row[set_name] = score(gold, labels_of(ensemble, labels, first.label_scheme, tokens), spans=True)["main"]
+        results[name] = row
+        print(name, " ".join(f"{k} {v:.4f}" for k, v in row.items()), flush=True)
+    means = {k: float(np.mean([results[str(m)][k] for m in args.models])) for k in sets}
+    print("mean of the models alone", " ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    if args.output:
+        args.output.write_text(json.dumps({"models": results, "mean_alone": means}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
