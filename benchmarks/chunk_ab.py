@@ -10,7 +10,9 @@ least disturbed by neighbours), and the report gives each checkout's median over
 and its ratio to the first checkout's in every round.
 
 Usage: .venv/bin/python benchmarks/chunk_ab.py --checkout ../before [--checkout .]
-          [--models ner-en-conll03,pos-en-ewt] [--rounds 4]
+          [--models ner-en-conll03,pos-en-ewt] [--rounds 4] [--times 5] [--cold]
+``--cold`` loads the models anew before each pass, so that no word is in the word memo
+yet, as for text tagged once (passes over the same text otherwise find every word there).
 Each checkout is a directory holding ``tagger/`` and ``models/`` (``git worktree add``).
 Writes benchmarks/results/chunk_ab.json (``--out``).
 """
@@ -39,7 +41,7 @@ threadpool_limits(1, user_api="blas")
 from tagger.io import read_records
 from tagger.pipeline import Tagger
 from tagger.tagfiles import CHUNK_CHARS, Chunk, tag_chunk
-text, passes, models = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+text, passes, cold, models = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "cold", sys.argv[4:]
 tagger = Tagger.load(models, device="cpu")
 gc.freeze()
 with open(text, "rb") as source:
@@ -54,6 +56,9 @@ for record in records:
 chunks.append(current)
 best, tokens = float("inf"), 0
 for _ in range(passes):
+    if cold:  # a model loaded anew: every word new to its memo, as in text tagged once
+        tagger = Tagger.load(models, device="cpu")
+        gc.freeze()
     started = time.perf_counter()
     tokens = sum(tag_chunk(tagger, Chunk(chunk, "jsonl"))[2] for chunk in chunks)
     best = min(best, time.perf_counter() - started)
@@ -61,12 +66,12 @@ print(tokens, best)
 """
 
 
-def measure(checkout: Path, text: Path, passes: int, models: list[str]) -> float:
+def measure(checkout: Path, text: Path, passes: int, models: list[str], cold: bool = False) -> float:
     """Tokens/s of the checkout's best pass, in a fresh process that imports its code."""
     env = dict(os.environ, PYTHONPATH=str(checkout))
     paths = [str(checkout / "models" / m) for m in models]
     done = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(text), str(passes), *paths],
+        [sys.executable, "-c", MEASURE, str(text), str(passes), "cold" if cold else "warm", *paths],
         cwd=checkout,
         env=env,
         capture_output=True,
@@ -86,6 +91,9 @@ def main() -> int:
     parser.add_argument("--times", type=int, default=5, help="copies of dev in the text")
     parser.add_argument("--data", type=Path, default=None, help="datasets directory (default ../shared/datasets)")
     parser.add_argument("--out", default="chunk_ab.json")
+    parser.add_argument(
+        "--cold", action="store_true", help="models loaded anew before each pass: no word is in the memo yet"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from benchmarks.corpus_text import DATA, conll_dev_text
@@ -101,11 +109,12 @@ def main() -> int:
         text.write_text("\n".join(lines * args.times) + "\n", encoding="utf-8")
         for round_ in range(args.rounds):
             for checkout in checkouts:
-                rates[str(checkout)].append(measure(checkout, text, args.passes, models))
+                rates[str(checkout)].append(measure(checkout, text, args.passes, models, args.cold))
             print(json.dumps({"round": round_, **{k: round(v[-1]) for k, v in rates.items()}}), flush=True)
     first = rates[str(checkouts[0])]
     report: dict[str, Any] = {
-        "what": f"tag_chunk over CoNLL-2003 dev x{args.times}, one process, one thread, best of {args.passes} passes",
+        "what": f"tag_chunk over CoNLL-2003 dev x{args.times}, one process, one thread, best of {args.passes} passes"
+        + (", models loaded anew before each pass" if args.cold else ""),
         "models": models,
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "checkouts": {

@@ -350,6 +350,30 @@ def test_shipped_models_label_alike_on_both_backends(model: str) -> None:
             assert [t.score for t in b] == pytest.approx([t.score for t in a], abs=1e-4)
 
 
+def test_the_character_cnn_gives_each_word_its_own_vector_in_length_groups() -> None:
+    """Many words run through the CNN in groups of similar length (less padding); each
+    word's vector is the one it gets alone, in its own row, to float rounding, and
+    matches torch's CharCNN."""
+    import numpy as np
+
+    from tagger.batching import encode_arrays
+
+    model = PortableModel.load(MODELS / "ner-en-conll03")
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyzÄé-0.'"
+    words = list(dict.fromkeys("".join(rng.choices(letters, k=rng.randint(1, 40))) for _ in range(300)))
+    arrays = encode_arrays([words], model.vocab, model.config.model.max_word_chars)
+    assert len(words) >= portable_module.CNN_GROUPED_FROM and arrays.char_lengths.max() == 32
+    grouped = model.char_vectors(arrays.chars, arrays.char_lengths)  # (U, F)
+    for i in range(len(words)):
+        alone = model.char_vectors(arrays.chars[i : i + 1], arrays.char_lengths[i : i + 1])
+        np.testing.assert_allclose(grouped[i], alone[0], atol=1e-5)
+    torch_model = checkpoint.load(MODELS / "ner-en-conll03").model
+    with torch.no_grad():
+        want = torch_model.char_encoder(torch.from_numpy(arrays.chars), torch.from_numpy(arrays.char_lengths))
+    np.testing.assert_allclose(grouped, want.numpy(), atol=1e-4)
+
+
 def test_the_word_table_stays_as_stored_so_each_worker_holds_half() -> None:
     """The 200k-word table is stored in float16; widened to float32 at load it took 40 MB
     per model in every worker. Only the rows looked up are widened (exactly)."""
