@@ -112,3 +112,23 @@ def test_the_command_takes_several_teachers(ner_file: Path, tmp_path: Path, teac
     assert main(args) == 0
     saved = json.loads((tmp_path / "s" / "config.json").read_text())["train"]
     assert saved["teachers"] == [str(t) for t in teachers] and saved["distil_weight"] == 0.5
+
+
+def test_an_ensemble_of_one_decodes_as_the_labeler_does(teachers: list[Path]) -> None:
+    from tagger.distil import Ensemble, length_groups
+    from tagger.labeler import Labeler
+    from tagger.tags import convert
+
+    loaded = checkpoint.load(teachers[0])
+    labels = loaded.vocab.labels
+    paths, probs = Ensemble([loaded], labels).decode(SENTENCES)
+    got, start = [], 0
+    for sentence in SENTENCES:
+        tags = [labels[p] for p in paths[start : start + len(sentence)]]
+        got.append(convert(tags, TagScheme.BIOES, TagScheme.IOB2))
+        start += len(sentence)
+    want = Labeler([loaded], torch.device("cpu")).label(SENTENCES)[loaded.name]
+    assert got == [[t.label for t in s] for s in want]
+    assert probs.shape == (sum(map(len, SENTENCES)), len(labels))
+    # Groups for the teachers' passes: sorted by length, each under the budget unless alone.
+    assert length_groups([5, 1, 4, 9, 2], 6) == [[1, 4], [2], [0], [3]]
