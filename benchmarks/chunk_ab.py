@@ -11,8 +11,10 @@ and its ratio to the first checkout's in every round.
 
 Usage: .venv/bin/python benchmarks/chunk_ab.py --checkout ../before [--checkout .]
           [--models ner-en-conll03,pos-en-ewt] [--rounds 4] [--times 5] [--cold]
-``--cold`` loads the models anew before each pass, so that no word is in the word memo
-yet, as for text tagged once (passes over the same text otherwise find every word there).
+``--cold`` loads the models anew before each pass (untimed), so that no word is in the
+word memo yet and ONNX Runtime has not run: with ``--times 1``, text as ``tagger tag``
+sees text it tags once (passes over the same text otherwise find every word there; with
+more copies, only the first is new).
 Each checkout is a directory holding ``tagger/`` and ``models/`` (``git worktree add``).
 Writes benchmarks/results/chunk_ab.json (``--out``).
 """

@@ -3,8 +3,9 @@ emission and transition scores averaged) on dev as written, lower-cased and uppe
 and on the held-out slice of train: what several seeds know together, the case for
 distillation. Sentences are scored alone (no document consistency).
 
-Usage: score_ensemble.py MODEL_DIR MODEL_DIR ... [--holdout-share 0.1] [--output FILE.json]
-(train and dev: the paths in the first model's metrics.json)
+Usage: score_ensemble.py MODEL_DIR MODEL_DIR ... [--holdout-share S] [--output FILE.json]
+(train and dev: the paths in the first model's metrics.json; the held-out share: its
+config.json's ``holdout_share`` unless given)
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from tagger import checkpoint
+from tagger.batching import token_budget_batches
 from tagger.corpus import Sentence
-from tagger.distil import Ensemble, length_groups
+from tagger.distil import TEACHER_BATCH_TOKENS, Ensemble, load_teachers
 from tagger.evaluate import score
 from tagger.labeler import OUTPUT_SCHEME
 from tagger.tags import TagScheme, convert, detect_scheme
@@ -27,7 +29,7 @@ from tagger.train import load_data, split_holdout
 
 def labels_of(ensemble: Ensemble, labels: list[str], scheme: TagScheme, sentences: list[list[str]]) -> list[list[str]]:
     out: list[list[str]] = [[] for _ in sentences]
-    for group in length_groups([len(s) for s in sentences], 8192):
+    for group in token_budget_batches([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
         paths, _ = ensemble.decode([sentences[i] for i in group])
         start = 0
         for i in group:
@@ -40,20 +42,22 @@ def labels_of(ensemble: Ensemble, labels: list[str], scheme: TagScheme, sentence
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+", type=Path)
-    parser.add_argument("--holdout-share", type=float, default=0.1)
+    parser.add_argument("--holdout-share", type=float, help="default: the first model's holdout_share")
     parser.add_argument("--output", type=Path)
     args = parser.parse_args()
-    loaded = [checkpoint.load(m) for m in args.models]
-    first = loaded[0]
+    first = checkpoint.load(args.models[0])
+    loaded = load_teachers(args.models, first.vocab.labels, first.label_scheme)  # one label set, one kind of head
     data = json.loads((args.models[0] / "metrics.json").read_text())["data"]
     dev = load_data(data["dev"], first.config)
-    _, held_out = split_holdout(load_data(data["train"], first.config), args.holdout_share)
+    share = first.config.train.holdout_share if args.holdout_share is None else args.holdout_share
+    _, held_out = split_holdout(load_data(data["train"], first.config), share)
     sets: dict[str, tuple[list[Sentence], Any]] = {
         "dev": (dev, str),
         "dev_lower": (dev, str.lower),
         "dev_upper": (dev, str.upper),
-        "holdout": (held_out, str),
     }
+    if held_out:
+        sets["holdout"] = (held_out, str)
     labels = first.vocab.labels
     results: dict[str, dict[str, float]] = {}
     members = [(str(m), [i]) for i, m in enumerate(args.models)] + [("combined", list(range(len(loaded))))]

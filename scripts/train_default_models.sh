@@ -23,8 +23,10 @@
 #      The earlier final fit row was renamed "..., without document consistency" by hand.
 #   6. (`distil`, 2026-12-07) distillation: students of seeds 4-5 (seeds the teachers do
 #      not share) learn the combined label probabilities of step 5's three seeds beside
-#      the gold labels (`--teachers`, `tagger.distil`), each scored as trained and with
-#      document consistency 0.25; then their final fit, with the same teachers.
+#      the gold labels (`--teachers`, `tagger.distil`); their row is added to the NER
+#      card. They scored below the recipe on dev and the held-out slice, so nothing was
+#      shipped and no final fit was made. `scripts/score_ensemble.py` scores the three
+#      teachers alone and combined.
 # Usage: scripts/train_default_models.sh [ner|pos|all|consistency|distil] [REFERENCE_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -132,6 +134,8 @@ p = Path(sys.argv[1], "config.json"); c = json.loads(p.read_text()); c["model"][
 fi
 if [[ $what == distil ]]; then
   teachers=("$RUNS"/ner-seed[123])
+  .venv/bin/python scripts/score_ensemble.py "${teachers[@]}" --output benchmarks/results/ensemble_ner_seeds123_2026-12-07.json
   for seed in 4 5; do ner "ner-kd-seed$seed" --seed "$seed" --teachers "${teachers[@]}"; done
-  ner ner-kd-final --final-fit "$RUNS"/ner-kd-seed[45]
+  .venv/bin/python scripts/add_seed_runs.py models/ner-en-conll03 --new-recipe \
+    "the recipe re-run (2026-12-07), distilled from its seeds 1-3 (\`--teachers\`, weight 1; seeds 4-5)" "$RUNS"/ner-kd-seed[45]
 fi

@@ -67,10 +67,11 @@ class CRF(nn.Module):
         """log Z per sentence. emissions (B, T, K), mask (B, T) bool, first column all true."""
         return torch.logsumexp(self._forward(emissions, mask)[-1] + self._scores()[2], dim=1)  # (B,)
 
-    def log_marginals(self, emissions: Tensor, mask: Tensor) -> Tensor:
+    def log_marginals(self, emissions: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
         """log P(label_t = k | sentence) (B, T, K) by forward-backward in torch, so that
         a loss on them trains the network (distillation; ``marginals`` is the NumPy one
-        for inference). Padding rows hold meaningless finite numbers: mask them."""
+        for inference), and log Z (B,) from the same forward pass. Padding rows hold
+        meaningless finite numbers: mask them."""
         trans, _, end = self._scores()
         alphas = self._forward(emissions, mask)
         log_z = torch.logsumexp(alphas[-1] + end, dim=1)  # (B,)
@@ -83,7 +84,7 @@ class CRF(nn.Module):
             beta = torch.where(mask[:, t + 1].unsqueeze(1), nxt, end.expand_as(nxt))
             betas.append(beta)
         betas.reverse()
-        return torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None]  # (B, T, K)
+        return torch.stack(alphas, 1) + torch.stack(betas, 1) - log_z[:, None, None], log_z  # (B, T, K), (B,)
 
     def path_score(self, emissions: Tensor, tags: Tensor, mask: Tensor) -> Tensor:
         """Score of the given label paths. tags (B, T) long; padding positions ignored."""

@@ -22,21 +22,27 @@ import numpy as np
 import torch
 
 from tagger.batch import Batch
+from tagger.batching import token_budget_batches
 from tagger.checkpoint import LoadedModel, load
 from tagger.crf_decode import decode_flat
-from tagger.errors import TaggerError
+from tagger.errors import ModelDirError, TaggerError
 from tagger.tags import TagScheme
 from tagger.torch_runner import TorchRunner
 
-TEACHER_BATCH_TOKENS = 8192  # tokens per teacher forward pass: bounded memory, little padding
+TEACHER_BATCH_TOKENS = 8192  # padded tokens per teacher forward pass: bounded memory
 
 
 def load_teachers(paths: Sequence[str | Path], labels: Sequence[str], scheme: TagScheme) -> list[LoadedModel]:
     """The teacher models, checked against the model in training: the same labels in
-    the same scheme, and one kind of head for all (CRF marginals and softmax
-    probabilities do not average into one distribution)."""
-    teachers = [load(p) for p in paths]
-    for path, teacher in zip(paths, teachers, strict=True):
+    the same scheme, sentences read alone (as their probabilities are computed), and one
+    kind of head for all (CRF marginals and softmax probabilities do not average into
+    one distribution)."""
+    teachers = []
+    for path in paths:
+        try:
+            teacher = load(path)
+        except (ModelDirError, TaggerError) as exc:
+            raise TaggerError(f"teacher {path} (--teachers): {exc}") from None
         if teacher.label_scheme != scheme:
             raise TaggerError(
                 f"teacher {path}: labels in {teacher.label_scheme}, the model in training learns {scheme} "
@@ -49,9 +55,17 @@ def load_teachers(paths: Sequence[str | Path], labels: Sequence[str], scheme: Ta
                 [f"has {', '.join(extra[:8])} that the training data has not"] if extra else []
             )
             raise TaggerError(f"teacher {path}: labels differ from the training data's: {'; '.join(problems)}")
+        context = teacher.config.model.context_sentences
+        if context > 0:
+            raise TaggerError(
+                f"teacher {path}: reads {context} neighbouring sentences on each side (context_sentences); "
+                "teachers label sentences alone"
+            )
+        teachers.append(teacher)
     heads = {t.config.model.head for t in teachers}
     if len(heads) > 1:
-        raise TaggerError(f"teachers {', '.join(map(str, paths))}: mix CRF and softmax heads; give one kind")
+        kinds = ", ".join(f"{p} ({t.config.model.head})" for p, t in zip(paths, teachers, strict=True))
+        raise TaggerError(f"teachers mix CRF and softmax heads: {kinds}; give one kind")
     return teachers
 
 
@@ -87,27 +101,12 @@ def teacher_probabilities(
     at each token, (length, K) float32 with K in the order of ``labels``."""
     ensemble = Ensemble(teachers, labels)
     out: list[np.ndarray] = [np.empty(0)] * len(sentences)
-    for group in length_groups([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
+    for group in token_budget_batches([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
         _, probs = ensemble.decode([sentences[i] for i in group])  # (N, K)
         bounds = np.cumsum([len(sentences[i]) for i in group])[:-1]
         for i, rows in zip(group, np.split(probs.astype(np.float32), bounds), strict=True):
             out[i] = rows
     return out
-
-
-def length_groups(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
-    """Indices of sentences in groups of similar length of at most ``max_tokens``
-    tokens (a longer sentence alone): one forward pass each, with little padding."""
-    groups: list[list[int]] = []
-    tokens = 0
-    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
-        if groups and tokens + lengths[i] <= max_tokens:
-            groups[-1].append(i)
-            tokens += lengths[i]
-        else:
-            groups.append([i])
-            tokens = lengths[i]
-    return groups
 
 
 def _reorder(

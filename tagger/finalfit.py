@@ -70,8 +70,11 @@ EPOCH_LIMIT = 100_000  # TrainConfig.epochs' bound
 SEED_ONLY = {("train", "seed"), ("train", "threads"), ("train", "device")}
 
 
-def _settings_but_seed(raw: dict[str, Any]) -> dict[str, Any]:
-    return {k: {f: v for f, v in raw[k].items() if (k, f) not in SEED_ONLY} for k in ("model", "train", "data")}
+def _settings_but_seed(raw: dict[str, Any], source: str) -> dict[str, Any]:
+    """A run's settings as this version reads them (a setting newer than the run has its
+    default), less those seeds of one recipe may differ in."""
+    full = Config.from_dict({k: raw[k] for k in ("model", "train", "data")}, source).to_dict()
+    return {k: {f: v for f, v in full[k].items() if (k, f) not in SEED_ONLY} for k in ("model", "train", "data")}
 
 
 def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:
@@ -90,9 +93,9 @@ def final_fit_from(*selections: str | Path) -> tuple[FinalFit, Config]:
             raise TaggerError(f"{path}: given twice to --final-fit (the same run as {seen[path.resolve()]})")
         seen[path.resolve()] = path
     runs = [_selection_run(path) for path in paths]
-    first_settings = _settings_but_seed(runs[0][1])
+    first_settings = _settings_but_seed(runs[0][1], str(paths[0] / "config.json"))
     for path, (_, raw) in zip(paths[1:], runs[1:], strict=True):
-        settings = _settings_but_seed(raw)
+        settings = _settings_but_seed(raw, str(path / "config.json"))
         differing = [
             f"{k}.{f}"
             for k in first_settings

@@ -206,19 +206,21 @@ class SequenceTagger(nn.Module):
         if batch.labels is None:
             raise ValueError("loss needs a batch with labels")
         scores = self.emissions(batch).float()  # (B, T, K)
+        distil = batch.soft_labels is not None and distil_weight > 0
         with torch.autocast(scores.device.type, enabled=False):  # the CRF's sums stay in float32
-            if self.crf is not None:
-                loss = self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
-            else:
+            if self.crf is None:
                 loss = nn.functional.cross_entropy(scores[batch.mask], batch.labels[batch.mask])
-            if batch.soft_labels is None or distil_weight == 0:
-                return loss
-            if self.crf is not None:
-                log_probs = self.crf.log_marginals(scores, batch.mask)  # (B, T, K)
+                if not distil:
+                    return loss
+                log_probs = scores.log_softmax(dim=2)  # (B, T, K)
+                per = int(batch.mask.sum())  # per token, as the likelihood is
+            elif not distil:
+                return self.crf.neg_log_likelihood(scores, batch.labels, batch.mask)
+            else:  # one forward pass for the likelihood and the marginals
+                log_probs, log_z = self.crf.log_marginals(scores, batch.mask)  # (B, T, K), (B,)
+                loss = (log_z - self.crf.path_score(scores, batch.labels, batch.mask)).mean()
                 per = len(scores)  # summed over each sentence's tokens, as the likelihood is
-            else:
-                log_probs = scores.log_softmax(dim=2)
-                per = int(batch.mask.sum())
+            assert batch.soft_labels is not None
             cross = -(batch.soft_labels * log_probs).sum(2)[batch.mask].sum() / per
             return loss + distil_weight * cross
 

@@ -367,10 +367,13 @@ class PortableModel(ModelFiles):
         """Ma & Hovy's CNN as ``tagger.model.CharCNN`` computes it: one matrix product
         over character windows, padded positions masked before the max. (N, F)
 
-        Each window is gathered straight from the character table (a zero row stands
-        for the padding around the word, as torch's zero padding does), with the filters
+        Each window is gathered straight from the character table, with the filters
         laid out window position first to match: no padded copy of every word's
-        embeddings, and no stacking of shifted copies."""
+        embeddings, and no stacking of shifted copies. A zero row appended to the table
+        stands for the padding around the grid (torch pads with zeros); inside it, a
+        word shorter than the grid reads the padding id 0, whose row nn.Embedding's
+        ``padding_idx`` keeps at zero. So a word's vector does not depend on which other
+        words share its grid, here or in torch."""
         table, filters, bias, kernel = self._cnn_weights()
         n, length = len(lengths), int(lengths.max())
         pad = kernel // 2

@@ -178,6 +178,8 @@ def train(
         raise TaggerError(
             f"document_consistency={config.model.document_consistency} needs head crf, not {config.model.head}"
         )
+    if config.train.teachers and config.train.distil_weight == 0:
+        raise TaggerError("teachers given with distil_weight 0: they would be run for nothing; drop one")
     if config.train.teachers and config.model.context_sentences > 0:
         # Teachers' probabilities belong to sentences; training rows would be chunks of them.
         raise TaggerError(

@@ -113,7 +113,8 @@ def test_log_marginals_match_brute_force_and_train_the_emissions(crf: CRF) -> No
     crf = crf.double()
     emissions = torch.randn(3, 4, 3, dtype=torch.float64, requires_grad=True)
     mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 0, 0, 0]], dtype=torch.bool)
-    log_probs = crf.log_marginals(emissions, mask)
+    log_probs, log_z = crf.log_marginals(emissions, mask)
+    assert torch.allclose(log_z, crf.log_partition(emissions, mask))
     for i, length in enumerate([4, 2, 1]):
         _, _, want = brute_force(crf, emissions[i].detach(), length)
         assert torch.allclose(log_probs[i, :length].exp(), want.double(), atol=1e-9)

@@ -46,15 +46,17 @@ def test_one_teacher_gives_its_own_crf_marginals(teachers: list[Path]) -> None:
     np.testing.assert_allclose(np.concatenate(probs), want[:, columns], atol=1e-6)
 
 
-def test_two_teachers_combine_into_one_distribution_between_theirs(teachers: list[Path]) -> None:
+def test_two_teachers_combine_as_one_crf_of_their_averaged_scores(teachers: list[Path]) -> None:
     labels = checkpoint.load(teachers[0]).vocab.labels
     both = np.concatenate(teacher_probabilities(load_teachers(teachers, labels, TagScheme.BIOES), SENTENCES, labels))
-    alone = [
-        np.concatenate(teacher_probabilities(load_teachers([t], labels, TagScheme.BIOES), SENTENCES, labels))
-        for t in teachers
-    ]
+    runners = [TorchRunner(checkpoint.load(t), torch.device("cpu"), 0) for t in teachers]
+    crfs = [r.crf_scores for r in runners]
+    assert crfs[0] is not None and crfs[1] is not None
+    mean_crf = tuple((a + b) / 2 for a, b in zip(crfs[0], crfs[1], strict=True))
+    scores = (runners[0].scores(SENTENCES) + runners[1].scores(SENTENCES)) / 2  # same label order: same data
+    _, want = decode_flat(scores, np.array([len(s) for s in SENTENCES]), mean_crf)  # type: ignore[arg-type]
+    np.testing.assert_allclose(both, want, atol=1e-6)
     np.testing.assert_allclose(both.sum(1), 1.0, atol=1e-5)
-    assert not np.allclose(both, alone[0], atol=1e-3) and not np.allclose(both, alone[1], atol=1e-3)
 
 
 def test_teachers_with_other_labels_or_scheme_are_refused(teachers: list[Path]) -> None:
@@ -63,6 +65,23 @@ def test_teachers_with_other_labels_or_scheme_are_refused(teachers: list[Path]) 
         load_teachers(teachers, [*labels, "B-XYZ"], TagScheme.BIOES)
     with pytest.raises(TaggerError, match=r"labels in bioes, the model in training learns iob2"):
         load_teachers(teachers, labels, TagScheme.IOB2)
+    with pytest.raises(TaggerError, match=r"teacher .*nowhere \(--teachers\): "):
+        load_teachers([teachers[0], teachers[0].parent / "nowhere"], labels, TagScheme.BIOES)
+
+
+def test_teachers_that_read_context_or_mix_heads_are_refused(ner_file: Path, tmp_path: Path) -> None:
+    config = tiny_config(context_sentences=1)
+    config.train.epochs = 1
+    train(ner_file, ner_file, tmp_path / "ctx", config, log=lambda _: None, progress=False)
+    labels = checkpoint.load(tmp_path / "ctx").vocab.labels
+    with pytest.raises(TaggerError, match=r"ctx: reads 1 neighbouring sentences on each side"):
+        load_teachers([tmp_path / "ctx"], labels, TagScheme.BIOES)
+    for name, head in (("crf", "crf"), ("soft", "softmax")):
+        config = tiny_config(head=head)
+        config.train.epochs = 1
+        train(ner_file, ner_file, tmp_path / name, config, log=lambda _: None, progress=False)
+    with pytest.raises(TaggerError, match=r"mix CRF and softmax heads: .*crf \(crf\), .*soft \(softmax\)"):
+        load_teachers([tmp_path / "crf", tmp_path / "soft"], labels, TagScheme.BIOES)
 
 
 def test_attach_pads_each_sentences_targets_with_zeros() -> None:
@@ -89,12 +108,44 @@ def test_a_student_trains_towards_its_teachers_and_records_them(
     saved = json.loads((tmp_path / "student" / "config.json").read_text())["train"]
     assert saved["teachers"] == [str(t) for t in teachers] and saved["distil_weight"] == 2.0
     assert "distilled (`tagger.distil`, weight 2.0)" in (tmp_path / "student" / "README.md").read_text()
-    # The distillation term is in the loss: the same run without it logs other losses.
+    # The distillation term is in the loss: the same run without it has a smaller one.
     config.train.teachers = []
-    plain: list[str] = []
-    train(ner_file, ner_file, tmp_path / "plain", config, log=plain.append, progress=False)
-    first = [line for line in logged if line.startswith("epoch 1:")]
-    assert first and first != [line for line in plain if line.startswith("epoch 1:")]
+    train(ner_file, ner_file, tmp_path / "plain", config, log=lambda _: None, progress=False)
+    histories = [json.loads((tmp_path / d / "metrics.json").read_text())["history"] for d in ("student", "plain")]
+    losses = [history[0]["loss"] for history in histories]
+    assert losses[0] > losses[1] > 0
+    with pytest.raises(TaggerError, match="teachers given with distil_weight 0"):
+        config.train.teachers, config.train.distil_weight = [str(t) for t in teachers], 0.0
+        train(ner_file, ner_file, tmp_path / "zero", config, log=lambda _: None, progress=False)
+
+
+@pytest.mark.parametrize("head", ["crf", "softmax"])
+def test_the_distillation_term_is_the_cross_entropy_on_the_likelihoods_scale(head: str) -> None:
+    """With the gold labels as targets, the term is what the likelihood of each token's
+    gold label costs: for a softmax head exactly the gold loss (both per token); for a
+    CRF the per-sentence sum of -log P(gold label at t), averaged over sentences."""
+    from tagger.vocab import build_vocab
+
+    torch.manual_seed(0)
+    config = tiny_config(head=head)
+    vocab = build_vocab(["a", "b", "c"], ["O", "S-PER", "B-LOC", "E-LOC"], min_count=1)
+    model = checkpoint.build_model(config, vocab, TagScheme.BIOES)
+    model.eval()  # no dropout: the same scores in every call
+    tags = [["S-PER", "O", "B-LOC", "E-LOC"], ["O"]]
+    batch = encode([["a", "b", "c", "a"], ["c"]], vocab, 8, tags)
+    gold = batch.labels
+    assert gold is not None
+    one_hot = torch.nn.functional.one_hot(gold, len(vocab.labels)).float() * batch.mask.unsqueeze(2)
+    batch.soft_labels = one_hot
+    plain, distilled = model.loss(batch, 0.0), model.loss(batch, 1.0)
+    if head == "softmax":
+        assert distilled.item() == pytest.approx(2 * plain.item(), rel=1e-5)
+    else:
+        assert model.crf is not None
+        scores = model.emissions(batch)
+        log_probs, _ = model.crf.log_marginals(scores, batch.mask)
+        picked = log_probs.gather(2, gold.unsqueeze(2)).squeeze(2)[batch.mask]
+        assert (distilled - plain).item() == pytest.approx(-picked.sum().item() / 2, rel=1e-5)
 
 
 def test_teachers_with_document_context_are_refused(ner_file: Path, tmp_path: Path) -> None:
@@ -115,7 +166,7 @@ def test_the_command_takes_several_teachers(ner_file: Path, tmp_path: Path, teac
 
 
 def test_an_ensemble_of_one_decodes_as_the_labeler_does(teachers: list[Path]) -> None:
-    from tagger.distil import Ensemble, length_groups
+    from tagger.distil import Ensemble
     from tagger.labeler import Labeler
     from tagger.tags import convert
 
@@ -130,5 +181,3 @@ def test_an_ensemble_of_one_decodes_as_the_labeler_does(teachers: list[Path]) ->
     want = Labeler([loaded], torch.device("cpu")).label(SENTENCES)[loaded.name]
     assert got == [[t.label for t in s] for s in want]
     assert probs.shape == (sum(map(len, SENTENCES)), len(labels))
-    # Groups for the teachers' passes: sorted by length, each under the budget unless alone.
-    assert length_groups([5, 1, 4, 9, 2], 6) == [[1, 4], [2], [0], [3]]

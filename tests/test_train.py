@@ -379,6 +379,10 @@ def test_a_final_fit_refuses_runs_of_different_recipes(tmp_path: Path) -> None:
     raw["train"]["threads"] = 8  # run elsewhere: the same recipe
     (c / "config.json").write_text(json.dumps(raw))
     assert final_fit_from(a, c)[0].best_epochs == (12, 14)
+    # A run saved before a setting existed has its default: the same recipe.
+    del raw["train"]["teachers"], raw["train"]["distil_weight"]
+    (c / "config.json").write_text(json.dumps(raw))
+    assert final_fit_from(a, c)[0].best_epochs == (12, 14)
 
 
 def test_final_fit_from_several_runs_through_the_command(ner_file: Path, tmp_path: Path) -> None:
