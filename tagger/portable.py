@@ -242,23 +242,34 @@ def reverse_within_lengths(x: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 def lstm_final_state(x: np.ndarray, lengths: np.ndarray, weights: dict[str, np.ndarray], suffix: str) -> np.ndarray:
     """The last hidden state (N, H) of a one-layer LSTM (torch's gate order i, f, g, o)
-    over each row of ``x`` (N, L, C) up to its length."""
+    over each row of ``x`` (N, L, C) up to its length (each at least 1).
+
+    Rows run longest first, as a packed sequence does: at step t only the rows still
+    being read (a prefix) are computed, and a row that has ended keeps its state. Words
+    are short next to the longest of a call (CoNLL-2003 dev's distinct words: 6
+    characters on average, 17 at most), so most of a padded grid's steps were padding."""
     w_ih, w_hh = weights[f"weight_ih_l0{suffix}"], weights[f"weight_hh_l0{suffix}"]
     bias = weights[f"bias_ih_l0{suffix}"] + weights[f"bias_hh_l0{suffix}"]
     n, steps = x.shape[:2]
     hidden = w_hh.shape[1]
-    inputs = x @ w_ih.T + bias  # (N, L, 4H): the input half of every step at once
+    order = np.argsort(-lengths, kind="stable")  # longest first
+    running = np.count_nonzero(lengths[None, :] > np.arange(steps)[:, None], axis=1).tolist()  # (L,) rows read at t
+    inputs = x[order] @ w_ih.T + bias  # (N, L, 4H): the input half of every step at once
+    recurrent = np.ascontiguousarray(w_hh.T)  # (H, 4H)
     h = np.zeros((n, hidden), dtype=np.float32)
     c = np.zeros((n, hidden), dtype=np.float32)
     for t in range(steps):
-        gates = inputs[:, t] + h @ w_hh.T  # (N, 4H)
-        i, f, g, o = np.split(gates, 4, axis=1)
-        c_next = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        h_next = _sigmoid(o) * np.tanh(c_next)
-        running = (t < lengths)[:, None]  # (N, 1): words still being read
-        c = np.where(running, c_next, c)
-        h = np.where(running, h_next, h)
-    return h
+        k = running[t]
+        if k == 0:
+            break
+        gates = inputs[:k, t] + h[:k] @ recurrent  # (k, 4H)
+        squashed = _sigmoid(gates)  # i, f and o: one call instead of three (g's quarter goes unused)
+        cell = np.tanh(gates[:, 2 * hidden : 3 * hidden])  # g
+        c[:k] = squashed[:, hidden : 2 * hidden] * c[:k] + squashed[:, :hidden] * cell
+        h[:k] = squashed[:, 3 * hidden :] * np.tanh(c[:k])
+    out = np.empty_like(h)
+    out[order] = h
+    return out
 
 
 def expected_shapes(files: ModelFiles) -> dict[str, tuple[int, ...]]:

@@ -374,6 +374,30 @@ def test_the_character_cnn_gives_each_word_its_own_vector_in_length_groups() -> 
     np.testing.assert_allclose(grouped, want.numpy(), atol=1e-4)
 
 
+def test_the_character_lstm_reads_each_word_to_its_own_end() -> None:
+    """The NumPy character BiLSTM runs words longest first and stops each at its
+    length: each word's vector is the one it gets alone, and torch's CharLSTM's."""
+    import numpy as np
+
+    from tagger.batching import encode_arrays
+
+    model = PortableModel.load(MODELS / "pos-en-ewt")
+    assert model.config.model.char_encoder == "lstm"
+    rng = random.Random(1)
+    words = list(
+        dict.fromkeys("".join(rng.choices("abcdefghijklmnopqrstuvwxyz-'.", k=rng.randint(1, 40))) for _ in range(120))
+    )
+    arrays = encode_arrays([words], model.vocab, model.config.model.max_word_chars)
+    together = model.char_vectors(arrays.chars, arrays.char_lengths)  # (U, 2H)
+    for i in range(len(words)):
+        alone = model.char_vectors(arrays.chars[i : i + 1], arrays.char_lengths[i : i + 1])
+        np.testing.assert_allclose(together[i], alone[0], atol=1e-5)
+    torch_model = checkpoint.load(MODELS / "pos-en-ewt").model
+    with torch.no_grad():
+        want = torch_model.char_encoder(torch.from_numpy(arrays.chars), torch.from_numpy(arrays.char_lengths))
+    np.testing.assert_allclose(together, want.numpy(), atol=1e-5)
+
+
 def test_the_word_table_stays_as_stored_so_each_worker_holds_half() -> None:
     """The 200k-word table is stored in float16; widened to float32 at load it took 40 MB
     per model in every worker. Only the rows looked up are widened (exactly)."""
