@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import torch  # noqa: E402
 
+from benchmarks.machine import cpu_name  # noqa: E402
 from tagger import checkpoint  # noqa: E402
 from tagger.evaluate import evaluate  # noqa: E402
 from tagger.labeler import Labeler  # noqa: E402
@@ -48,7 +49,7 @@ def main() -> int:
     args = parser.parse_args()
     backends = args.backends.split(",")
     thread_counts = [int(t) for t in args.threads.split(",")]
-    report: dict[str, Any] = {"cpu": _cpu(), "models": []}
+    report: dict[str, Any] = {"cpu": cpu_name(), "models": []}
     for model_dir in args.models:
         loaded = checkpoint.load(model_dir)
         dev = load_data(loaded.metrics["data"]["dev"], loaded.config)
@@ -88,13 +89,6 @@ def main() -> int:
     out = ROOT / "benchmarks" / "results" / args.out
     out.write_text(json.dumps(report, indent=2) + "\n")
     return 0
-
-
-def _cpu() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return "unknown"
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from benchmarks.corpus_text import DATA, conll_dev_text
+    from benchmarks.machine import commit
 
     checkouts = [c.resolve() for c in args.checkout or []]
     if ROOT not in checkouts:
@@ -121,7 +122,7 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%d %H:%M"),
         "checkouts": {
             name: {
-                "commit": _commit(Path(name)),
+                "commit": commit(Path(name)),
                 "tokens_per_s_median": round(statistics.median(v)),
                 "tokens_per_s_rounds": [round(x) for x in v],
                 "ratio_to_first_per_round": [round(x / f, 3) for x, f in zip(v, first, strict=True)],
@@ -132,11 +133,6 @@ def main() -> int:
     (ROOT / "benchmarks" / "results" / args.out).write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report["checkouts"], indent=2))
     return 0
-
-
-def _commit(checkout: Path) -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=checkout, capture_output=True, text=True)
-    return done.stdout.strip() or "unknown"
 
 
 if __name__ == "__main__":

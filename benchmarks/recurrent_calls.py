@@ -29,8 +29,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.backends import _cpu  # noqa: E402
 from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
+from benchmarks.machine import cpu_name  # noqa: E402
 from tagger import portable  # noqa: E402
 from tagger.device import set_threads  # noqa: E402
 from tagger.pipeline import Tagger, prepare  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> int:
     set_threads(1)
     batches = captured_batches(args.model, args.data)
     tokens = int(sum(lengths.sum() for _, lengths in batches))
-    report: dict[str, Any] = {"cpu": _cpu(), "model": args.model.name, "batches": len(batches), "tokens": tokens}
+    report: dict[str, Any] = {"cpu": cpu_name(), "model": args.model.name, "batches": len(batches), "tokens": tokens}
     for file in (portable.ONNX_FILE, portable.INT8_FILE):
         run = session(args.model / file).run
         scores = {}
