@@ -186,6 +186,12 @@ def train(
             f"teachers work on models that read sentences alone; not with context_sentences="
             f"{config.model.context_sentences}"
         )
+    for teacher in config.train.teachers:  # here, not after minutes of reading the data
+        if not (Path(teacher) / "config.json").is_file():
+            raise TaggerError(f"teacher {teacher} (--teachers): not a model directory (no config.json there)")
+    # Saved in config.json as absolute paths: a resume or a final fit started from
+    # another directory finds the same teachers.
+    config.train.teachers = [os.path.abspath(t) for t in config.train.teachers]
     if final_fit is not None:
         check_final_fit_output(final_fit, Path(output))
     tc = config.train

@@ -96,17 +96,21 @@ def test_attach_pads_each_sentences_targets_with_zeros() -> None:
 
 
 def test_a_student_trains_towards_its_teachers_and_records_them(
-    ner_file: Path, tmp_path: Path, teachers: list[Path]
+    ner_file: Path, tmp_path: Path, teachers: list[Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = tiny_config()
     config.train.epochs = 3
-    config.train.teachers = [str(t) for t in teachers]
+    monkeypatch.chdir(tmp_path)
+    config.train.teachers = [t.name for t in teachers]  # relative to where training starts
     config.train.distil_weight = 2.0
     logged: list[str] = []
     train(ner_file, ner_file, tmp_path / "student", config, log=logged.append, progress=False)
     assert any(line.startswith("teachers: ") and "label probabilities of 3 sentences" in line for line in logged)
     saved = json.loads((tmp_path / "student" / "config.json").read_text())["train"]
-    assert saved["teachers"] == [str(t) for t in teachers] and saved["distil_weight"] == 2.0
+    # Saved absolute, so that a resume or final fit run from elsewhere finds them.
+    assert all(Path(t).is_absolute() for t in saved["teachers"])
+    assert [Path(t).resolve() for t in saved["teachers"]] == [t.resolve() for t in teachers]
+    assert saved["distil_weight"] == 2.0
     assert "distilled (`tagger.distil`, weight 2.0)" in (tmp_path / "student" / "README.md").read_text()
     # The distillation term is in the loss: the same run without it has a smaller one.
     config.train.teachers = []
@@ -146,6 +150,14 @@ def test_the_distillation_term_is_the_cross_entropy_on_the_likelihoods_scale(hea
         log_probs, _ = model.crf.log_marginals(scores, batch.mask)
         picked = log_probs.gather(2, gold.unsqueeze(2)).squeeze(2)[batch.mask]
         assert (distilled - plain).item() == pytest.approx(-picked.sum().item() / 2, rel=1e-5)
+
+
+def test_a_missing_teacher_is_refused_before_the_data_is_read(tmp_path: Path) -> None:
+    config = tiny_config()
+    config.train.teachers = [str(tmp_path / "nowhere")]
+    missing_data = tmp_path / "not-written-yet.txt"  # reading it would fail with another error
+    with pytest.raises(TaggerError, match=r"^teacher .*nowhere \(--teachers\): not a model directory"):
+        train(missing_data, missing_data, tmp_path / "m", config, log=lambda _: None, progress=False)
 
 
 def test_teachers_with_document_context_are_refused(ner_file: Path, tmp_path: Path) -> None:
