@@ -51,6 +51,10 @@ class ModelConfig:
     num_layers: Annotated[int, Field(ge=1, le=16)] = 2  # stacked: the shipped models have two
     bidirectional: bool = True
     dropout: Probability = 0.5  # on embeddings, between layers and before the head
+    # On the embeddings and before the head, one dropout mask per sentence, the same at
+    # every word (variational dropout, Gal and Ghahramani 2016), instead of a new mask
+    # per word; between stacked layers it stays torch's. Training only.
+    locked_dropout: bool = False
     head: Literal["crf", "softmax"] = "crf"
     # Neighbouring sentences of the same document the recurrent layers see on each side
     # of the one they label (0: each sentence alone).

@@ -98,6 +98,25 @@ def make_rnn(config: ModelConfig, input_size: int, device: Device = None) -> nn.
     raise ValueError(f"unknown cell {config.cell!r}; expected lstm, gru or rnn")
 
 
+class LockedDropout(nn.Module):
+    """Dropout that drops the same features at every time step of a sequence: the
+    network cannot make up for a dropped feature of one word from the same feature of
+    its neighbours, so it learns not to lean on any one feature (Gal and Ghahramani
+    2016; Merity et al. 2018 for language models)."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, D)
+        if not self.training or self.p == 0:
+            return x
+        if self.p >= 1:
+            return torch.zeros_like(x)
+        keep = x.new_empty(x.size(0), 1, x.size(2)).bernoulli_(1 - self.p)  # (B, 1, D)
+        return x * keep / (1 - self.p)
+
+
 class SequenceTagger(nn.Module):
     def __init__(
         self,
@@ -132,7 +151,7 @@ class SequenceTagger(nn.Module):
             raise ValueError(f"unknown char encoder {config.char_encoder!r}; expected cnn, lstm or none")
         if self.char_encoder is not None:
             features += self.char_encoder.out_dim
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
         self.rnn = make_rnn(config, features, device)
         out = config.hidden_size * (2 if config.bidirectional else 1)
         self.emit = nn.Linear(out, num_labels, device=device)

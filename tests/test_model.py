@@ -9,7 +9,7 @@ from torch import nn
 from tagger.batch import encode
 from tagger.checkpoint import build_model
 from tagger.config import Config, ModelConfig
-from tagger.model import CharCNN, CharLSTM, SequenceTagger, make_rnn
+from tagger.model import CharCNN, CharLSTM, LockedDropout, SequenceTagger, make_rnn
 from tagger.tags import TagScheme, validate
 from tagger.vocab import Vocab, build_vocab
 
@@ -228,3 +228,22 @@ def test_tokens_marked_original_see_the_pretrained_vector_and_others_the_fine_tu
     torch.testing.assert_close(words[3], fine_tuned[vocab.word_index["in"]])
     assert model.has_original is not None and model.has_original.sum().item() == 2
     assert "original_vectors" not in model.state_dict() and "has_original" not in model.state_dict()
+
+
+def test_locked_dropout_drops_the_same_features_at_every_word() -> None:
+    torch.manual_seed(0)
+    dropout = LockedDropout(0.5)
+    x = torch.ones(4, 7, 64)  # (B, T, D)
+    out = dropout(x)
+    assert set(out.unique().tolist()) == {0.0, 2.0}  # dropped, or kept and scaled by 1 / (1 - p)
+    assert torch.equal(out, out[:, :1].expand_as(out))  # one mask per sentence, every word
+    assert not torch.equal(out[0], out[1])  # each sentence its own
+    plain = nn.Dropout(0.5)(x)
+    assert not torch.equal(plain, plain[:, :1].expand_as(plain))  # torch's: a mask per word
+    dropout.eval()
+    assert torch.equal(dropout(x), x)
+
+
+def test_locked_dropout_is_the_models_when_configured(vocab: Vocab) -> None:
+    assert isinstance(small_model(vocab, locked_dropout=True).dropout, LockedDropout)
+    assert isinstance(small_model(vocab).dropout, nn.Dropout)
