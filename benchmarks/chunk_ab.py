@@ -22,15 +22,10 @@ Writes benchmarks/results/chunk_ab.json (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -98,40 +93,17 @@ def main() -> int:
     )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
-    from benchmarks.corpus_text import DATA, conll_dev_text
-    from benchmarks.machine import commit
+    from benchmarks.ab_rounds import checkouts_and_this, dev_text, run_rounds, write_report
 
-    checkouts = [c.resolve() for c in args.checkout or []]
-    if ROOT not in checkouts:
-        checkouts.append(ROOT)
     models = args.models.split(",")
-    lines = [s.text for s in conll_dev_text(args.data or DATA)]
-    rates: dict[str, list[float]] = {str(c): [] for c in checkouts}
-    with tempfile.TemporaryDirectory() as tmp:
-        text = Path(tmp) / "dev.txt"
-        text.write_text("\n".join(lines * args.times) + "\n", encoding="utf-8")
-        for round_ in range(args.rounds):
-            for checkout in checkouts:
-                rates[str(checkout)].append(measure(checkout, text, args.passes, models, args.cold))
-            print(json.dumps({"round": round_, **{k: round(v[-1]) for k, v in rates.items()}}), flush=True)
-    first = rates[str(checkouts[0])]
-    report: dict[str, Any] = {
-        "what": f"tag_chunk over CoNLL-2003 dev x{args.times}, one process, one thread, best of {args.passes} passes"
-        + (", models loaded anew before each pass" if args.cold else ""),
-        "models": models,
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "checkouts": {
-            name: {
-                "commit": commit(Path(name)),
-                "tokens_per_s_median": round(statistics.median(v)),
-                "tokens_per_s_rounds": [round(x) for x in v],
-                "ratio_to_first_per_round": [round(x / f, 3) for x, f in zip(v, first, strict=True)],
-            }
-            for name, v in rates.items()
-        },
-    }
-    (ROOT / "benchmarks" / "results" / args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["checkouts"], indent=2))
+    with dev_text(args.times, args.data) as text:
+        runs = run_rounds(
+            checkouts_and_this(args.checkout),
+            args.rounds,
+            lambda c: {"tokens_per_s": measure(c, text, args.passes, models, args.cold)},
+        )
+    what = f"tag_chunk over CoNLL-2003 dev x{args.times}, one process, one thread, best of {args.passes} passes"
+    write_report(what + (", models loaded anew before each pass" if args.cold else ""), runs, args.out, models=models)
     return 0
 
 

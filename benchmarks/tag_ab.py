@@ -17,21 +17,16 @@ Writes benchmarks/results/tag_ab.json (``--out``).
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.corpus_text import DATA, conll_dev_text  # noqa: E402
-from benchmarks.machine import commit, cpu_name  # noqa: E402
+from benchmarks.ab_rounds import checkouts_and_this, dev_text, run_rounds, write_report  # noqa: E402
 from benchmarks.tag_throughput import SUMMARY  # noqa: E402
 
 
@@ -56,40 +51,16 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=None, help="datasets directory (default ../shared/datasets)")
     parser.add_argument("--out", default="tag_ab.json")
     args = parser.parse_args()
-    checkouts = [c.resolve() for c in args.checkout or []]
-    if ROOT not in checkouts:
-        checkouts.append(ROOT)
     model = ROOT / "models" / "ner-en-conll03"
-    lines = [s.text for s in conll_dev_text(args.data or DATA)]
-    rates: dict[str, list[float]] = {str(c): [] for c in checkouts}
-    walls: dict[str, list[float]] = {str(c): [] for c in checkouts}
-    with tempfile.TemporaryDirectory() as tmp:
-        text = Path(tmp) / "dev.txt"
-        text.write_text("\n".join(lines * args.times) + "\n", encoding="utf-8")
-        for round_ in range(args.rounds):
-            for checkout in checkouts:
-                rate, wall = measure(checkout, text, model)
-                rates[str(checkout)].append(rate)
-                walls[str(checkout)].append(wall)
-            print(json.dumps({"round": round_, **{k: round(v[-1]) for k, v in rates.items()}}), flush=True)
-    first = rates[str(checkouts[0])]
-    report: dict[str, Any] = {
-        "what": f"tagger tag NER only, default workers, CoNLL-2003 dev x{args.times} as lines, whole processes",
-        "when": time.strftime("%Y-%m-%d %H:%M"),
-        "cpu": cpu_name(),
-        "checkouts": {
-            name: {
-                "commit": commit(Path(name)),
-                "tokens_per_s_median": round(statistics.median(v)),
-                "process_seconds_median": round(statistics.median(walls[name]), 3),
-                "tokens_per_s_rounds": [round(x) for x in v],
-                "ratio_to_first_per_round": [round(x / f, 3) for x, f in zip(v, first, strict=True)],
-            }
-            for name, v in rates.items()
-        },
-    }
-    (ROOT / "benchmarks" / "results" / args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report["checkouts"], indent=2))
+
+    def both(checkout: Path) -> dict[str, float]:
+        rate, wall = measure(checkout, text, model)
+        return {"tokens_per_s": rate, "process_seconds": wall}
+
+    with dev_text(args.times, args.data) as text:
+        runs = run_rounds(checkouts_and_this(args.checkout), args.rounds, both)
+    what = f"tagger tag NER only, default workers, CoNLL-2003 dev x{args.times} as lines, whole processes"
+    write_report(what, runs, args.out)
     return 0
 
 
