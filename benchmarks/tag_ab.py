@@ -52,12 +52,12 @@ def main() -> int:
     parser.add_argument("--out", default="tag_ab.json")
     args = parser.parse_args()
     model = ROOT / "models" / "ner-en-conll03"
-
-    def both(checkout: Path) -> dict[str, float]:
-        rate, wall = measure(checkout, text, model)
-        return {"tokens_per_s": rate, "process_seconds": wall}
-
     with dev_text(args.times, args.data) as text:
+
+        def both(checkout: Path) -> dict[str, float]:
+            rate, wall = measure(checkout, text, model)
+            return {"tokens_per_s": rate, "process_seconds": wall}
+
         runs = run_rounds(checkouts_and_this(args.checkout), args.rounds, both)
     what = f"tagger tag NER only, default workers, CoNLL-2003 dev x{args.times} as lines, whole processes"
     write_report(what, runs, args.out)

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 
 from tagger import checkpoint
-from tagger.batching import token_budget_batches
 from tagger.corpus import Sentence
-from tagger.distil import TEACHER_BATCH_TOKENS, Ensemble, load_teachers
+from tagger.distil import Ensemble, load_teachers
 from tagger.evaluate import score
 from tagger.labeler import OUTPUT_SCHEME
 from tagger.tags import TagScheme, convert, detect_scheme
@@ -28,15 +27,7 @@ from tagger.train import load_data, split_holdout
 
 
 def labels_of(ensemble: Ensemble, labels: list[str], scheme: TagScheme, sentences: list[list[str]]) -> list[list[str]]:
-    out: list[list[str]] = [[] for _ in sentences]
-    for group in token_budget_batches([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
-        paths, _ = ensemble.decode([sentences[i] for i in group])
-        start = 0
-        for i in group:
-            tags = [labels[p] for p in paths[start : start + len(sentences[i])]]
-            out[i] = convert(tags, scheme, OUTPUT_SCHEME)
-            start += len(sentences[i])
-    return out
+    return [convert([labels[p] for p in path], scheme, OUTPUT_SCHEME) for path, _ in ensemble.decode_each(sentences)]
 
 
 def main() -> None:

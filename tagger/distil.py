@@ -93,20 +93,24 @@ class Ensemble:
         lengths = np.array([len(s) for s in sentences])
         return decode_flat(np.mean(scores, axis=0), lengths, self.crf)  # (N,), (N, K)
 
+    def decode_each(self, sentences: Sequence[Sequence[str]]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per sentence (each non-empty), its best labels (n,) and every label's
+        probability (n, K), run in groups of at most ``TEACHER_BATCH_TOKENS`` padded tokens."""
+        out: list[tuple[np.ndarray, np.ndarray]] = [(np.empty(0), np.empty(0))] * len(sentences)
+        for group in token_budget_batches([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
+            paths, probs = self.decode([sentences[i] for i in group])  # (N,), (N, K)
+            bounds = np.cumsum([len(sentences[i]) for i in group])[:-1]
+            for i, rows, path in zip(group, np.split(probs, bounds), np.split(paths, bounds), strict=True):
+                out[i] = (path, rows)
+        return out
+
 
 def teacher_probabilities(
     teachers: Sequence[LoadedModel], sentences: Sequence[Sequence[str]], labels: Sequence[str]
 ) -> list[np.ndarray]:
     """Per sentence (each non-empty), the teachers' combined probability of each label
     at each token, (length, K) float32 with K in the order of ``labels``."""
-    ensemble = Ensemble(teachers, labels)
-    out: list[np.ndarray] = [np.empty(0)] * len(sentences)
-    for group in token_budget_batches([len(s) for s in sentences], TEACHER_BATCH_TOKENS):
-        _, probs = ensemble.decode([sentences[i] for i in group])  # (N, K)
-        bounds = np.cumsum([len(sentences[i]) for i in group])[:-1]
-        for i, rows in zip(group, np.split(probs.astype(np.float32), bounds), strict=True):
-            out[i] = rows
-    return out
+    return [probs.astype(np.float32) for _, probs in Ensemble(teachers, labels).decode_each(sentences)]
 
 
 def _reorder(
